@@ -1,0 +1,108 @@
+"""Errors the reconciler raises or records.
+
+Exception tree::
+
+    ReconcilerError
+    ├── ManifestError              bad manifest or usage: exit 2, raised before any AWS call
+    ├── ItemError                  one item failed; recorded on that item, never stops the others
+    │   ├── TransformError         a transform step could not produce a value
+    │   └── BackendError           an AWS call failed (translated in _errors.py, nowhere else)
+    │       ├── TransientError     worth retrying: throttling, 5xx, timeouts, dropped connections
+    │       │   └── ThrottlingError
+    │       ├── PermanentError     retrying cannot help: not found, access denied, invalid request
+    │       │   ├── NotFoundError
+    │       │   ├── AccessDeniedError
+    │       │   ├── AlreadyExistsError
+    │       │   └── ScheduledForDeletionError
+    │       └── CircuitOpenError   an identity or endpoint was given up on earlier in this run
+    └── DeadlineExceeded           the run's deadline passed before the item could start or finish
+
+Messages never carry a secret value: they name mappings, secrets and AWS error codes only.
+"""
+
+from __future__ import annotations
+
+
+class ReconcilerError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ManifestError(ReconcilerError):
+    """The manifest (or a command-line option) is invalid. Carries every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ItemError(ReconcilerError):
+    """One item could not be reconciled."""
+
+    type_name = "ItemError"
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def type(self) -> str:
+        return self.type_name
+
+
+class TransformError(ItemError):
+    type_name = "TransformError"
+
+
+class BackendError(ItemError):
+    """An AWS call failed. ``code`` is the AWS error code (or a connection error's class)."""
+
+    type_name = "BackendError"
+
+    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.code = code or self.type_name
+        self.operation = operation
+
+    @property
+    def type(self) -> str:
+        return self.code
+
+
+class TransientError(BackendError):
+    type_name = "TransientError"
+    retryable = True
+
+
+class ThrottlingError(TransientError):
+    type_name = "ThrottlingException"
+
+
+class PermanentError(BackendError):
+    type_name = "PermanentError"
+
+
+class NotFoundError(PermanentError):
+    type_name = "ResourceNotFoundException"
+
+
+class AccessDeniedError(PermanentError):
+    type_name = "AccessDeniedException"
+
+
+class AlreadyExistsError(PermanentError):
+    type_name = "ResourceExistsException"
+
+
+class ScheduledForDeletionError(PermanentError):
+    type_name = "InvalidRequestException"
+
+
+class CircuitOpenError(BackendError):
+    """Raised without an AWS call once an identity or endpoint has tripped its breaker."""
+
+    type_name = "CircuitOpen"
+
+
+class DeadlineExceeded(ReconcilerError):
+    """The run's deadline passed."""
