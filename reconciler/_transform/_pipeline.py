@@ -10,8 +10,8 @@ from typing import Any
 
 from .._constants import MAX_SECRET_SIZE, TRANSFORM_ENGINE_VERSION, TRANSFORM_TIMEOUT_SECONDS
 from .._exceptions import TransformError
-from ._json import JsonSet, compile_json_step
-from ._sed import SedScript, parse_script
+from ._json import JsonPathSyntaxError, JsonSet, compile_json_step
+from ._sed import SedScript, SedSyntaxError, parse_script
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,17 @@ def build_transform(steps: tuple[StepSpec, ...], expand: Any) -> Transform:
     compiled: list[tuple[str, SedScript | JsonSet]] = []
     canonical: list[Any] = [TRANSFORM_ENGINE_VERSION]
     for step in steps:
-        if step.kind == "json":
-            resolved = {path: _expand_json(value, expand) for path, value in step.assignments}
-            compiled.append((step.label, compile_json_step(resolved)))
-            canonical.append(["json", list(resolved.items())])
-        else:
-            rules = [expand(rule) for rule in step.rules]
-            compiled.append((step.label, parse_script("\n".join(rules))))
-            canonical.append(["sed", rules])
+        try:
+            if step.kind == "json":
+                resolved = {path: _expand_json(value, expand) for path, value in step.assignments}
+                compiled.append((step.label, compile_json_step(resolved)))
+                canonical.append(["json", list(resolved.items())])
+            else:
+                rules = [expand(rule) for rule in step.rules]
+                compiled.append((step.label, parse_script("\n".join(rules))))
+                canonical.append(["sed", rules])
+        except (SedSyntaxError, JsonPathSyntaxError) as exc:
+            raise type(exc)(f"{step.label}: {exc}") from None
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return Transform(tuple(compiled), digest)
 

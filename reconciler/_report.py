@@ -1,0 +1,131 @@
+"""The run report: one result per item, totals, API call counts; JSON and text renderings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._planner import ACTIONS, CONFLICT, CREATE, DEFERRED, FAILED, SOURCE_MISSING, UPDATE
+
+REPORT_VERSION = 1
+EXIT_OK = 0
+EXIT_NOT_CONVERGED = 1
+EXIT_USAGE = 2
+EXIT_CHANGES_PENDING = 3
+
+
+@dataclass
+class ItemResult:
+    mapping: str
+    source: str  # the source ARN when known, else its name
+    dest_name: str
+    dest_region: str
+    dest_account: str
+    action: str
+    reason: str
+    error_type: str | None = None
+    error_message: str | None = None
+    retryable: bool | None = None
+    attempts: int = 0
+    duration_ms: int = 0
+    diff: dict[str, Any] | None = None
+    # for metrics only, never serialised
+    source_region: str = ""
+    transform_mode: str = "none"
+    transform_rules: int = 0
+    size: int | None = None
+    transform_ms: float | None = None
+    transform_in: int | None = None
+    transform_out: int | None = None
+    retries: int = 0
+    throttles: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "mapping": self.mapping,
+            "source": self.source,
+            "destination": {"name": self.dest_name, "region": self.dest_region, "account": self.dest_account},
+            "action": self.action,
+            "reason": self.reason,
+            "error": None if self.error_type is None else {
+                "type": self.error_type, "message": self.error_message, "retryable": bool(self.retryable)},
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+        }
+        if self.diff is not None:
+            out["diff"] = self.diff
+        return out
+
+
+@dataclass
+class Report:
+    mode: str
+    started_at: str
+    run_id: str
+    duration_ms: int = 0
+    items: list[ItemResult] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode == "plan"
+
+    @property
+    def totals(self) -> dict[str, int]:
+        totals = dict.fromkeys(ACTIONS, 0)
+        for item in self.items:
+            totals[item.action] += 1
+        return totals
+
+    @property
+    def exit_code(self) -> int:
+        t = self.totals
+        if t[FAILED] or t[CONFLICT] or t[SOURCE_MISSING] or t[DEFERRED]:
+            return EXIT_NOT_CONVERGED
+        if self.mode == "plan" and (t[CREATE] or t[UPDATE]):
+            return EXIT_CHANGES_PENDING
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "totals": self.totals,
+            "items": [i.to_dict() for i in self.items],
+            "api_calls": dict(sorted(self.api_calls.items())),
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def render_text(report: Report, *, console: Any = None, show_in_sync: bool = False) -> None:
+    """A table of what changed and why, then the counts. Uses rich; plain when not a terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    verb = {"plan": "would ", "run": ""}[report.mode]
+    rows = [i for i in report.items if show_in_sync or i.action != "in_sync"]
+    if rows:
+        table = Table(title=f"{report.mode}: {len(rows)} item(s) need attention", title_justify="left")
+        for col in ("mapping", "destination", "action", "reason"):
+            table.add_column(col, overflow="fold")
+        styles = {"create": "green", "update": "yellow", "in_sync": "dim", "conflict": "magenta",
+                  "source_missing": "magenta", "failed": "red", "deferred": "cyan"}
+        for i in rows:
+            action = (verb + i.action) if i.action in ("create", "update") else i.action
+            reason = i.reason if i.error_type is None else f"{i.reason} [{i.error_type}]"
+            if i.diff:
+                reason += f" (differs at: {', '.join(map(str, i.diff.get('paths') or i.diff.get('lines') or []))})"
+            table.add_row(i.mapping, f"{i.dest_name} ({i.dest_region}, {i.dest_account})",
+                          f"[{styles.get(i.action, '')}]{action}[/]", reason)
+        console.print(table)
+    counts = ", ".join(f"{k} {v}" for k, v in report.totals.items() if v) or "nothing to do"
+    calls = sum(report.api_calls.values())
+    console.print(f"{report.mode} finished in {report.duration_ms} ms: {counts}; {calls} API calls", highlight=False)

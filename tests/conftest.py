@@ -1,0 +1,151 @@
+"""Session fixtures: a moto server over HTTP, the fault proxy in front of it, and factories."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from faultproxy import FaultProxy
+
+# Real-looking fake credentials; moto accepts anything.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+})
+for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(var, None)
+
+ACCOUNT_A = "123456789012"  # moto's default account
+ACCOUNT_B = "222222222222"
+ROLE_B = f"arn:aws:iam::{ACCOUNT_B}:role/replica-writer"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _proxy(moto_url: str) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(moto_url).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxy(_proxy: FaultProxy, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
+    """A clean AWS behind a clean proxy; the code under test talks to the proxy."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
+    _proxy.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _proxy.url)
+    return _proxy
+
+
+@pytest.fixture
+def aws(moto_url: str, proxy: FaultProxy) -> AwsHelper:
+    """Seed and inspect AWS directly (not through the proxy, so nothing is counted)."""
+    return AwsHelper(moto_url)
+
+
+class AwsHelper:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._clients: dict[tuple[str, str, str], Any] = {}
+
+    def client(self, service: str = "secretsmanager", region: str = "us-east-1", account: str = ACCOUNT_A) -> Any:
+        key = (service, region, account)
+        if key not in self._clients:
+            kwargs: dict[str, Any] = {}
+            if account != ACCOUNT_A:
+                sts = boto3.client("sts", region_name="us-east-1", endpoint_url=self.url)
+                c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/seed", RoleSessionName="seed")["Credentials"]
+                kwargs = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+                          "aws_session_token": c["SessionToken"]}
+            self._clients[key] = boto3.client(service, region_name=region, endpoint_url=self.url, **kwargs)
+        return self._clients[key]
+
+    def sm(self, region: str = "us-east-1", account: str = ACCOUNT_A) -> Any:
+        return self.client("secretsmanager", region, account)
+
+    def create(self, name: str, value: str | bytes, region: str = "us-east-1", account: str = ACCOUNT_A,
+               **kw: Any) -> dict[str, Any]:
+        key = "SecretBinary" if isinstance(value, bytes) else "SecretString"
+        return dict(self.sm(region, account).create_secret(Name=name, **{key: value}, **kw))
+
+    def put(self, name: str, value: str, region: str = "us-east-1", account: str = ACCOUNT_A) -> dict[str, Any]:
+        return dict(self.sm(region, account).put_secret_value(SecretId=name, SecretString=value))
+
+    def value(self, name: str, region: str = "us-east-1", account: str = ACCOUNT_A) -> str | bytes:
+        r = self.sm(region, account).get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+        return r["SecretString"] if "SecretString" in r else r["SecretBinary"]
+
+    def describe(self, name: str, region: str = "us-east-1", account: str = ACCOUNT_A) -> dict[str, Any]:
+        return dict(self.sm(region, account).describe_secret(SecretId=name))
+
+    def tags(self, name: str, region: str = "us-east-1", account: str = ACCOUNT_A) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in self.describe(name, region, account).get("Tags", [])}
+
+    def exists(self, name: str, region: str = "us-east-1", account: str = ACCOUNT_A) -> bool:
+        try:
+            self.describe(name, region, account)
+            return True
+        except self.sm(region, account).exceptions.ResourceNotFoundException:
+            return False
+
+    def names(self, region: str = "us-east-1", account: str = ACCOUNT_A) -> list[str]:
+        out: list[str] = []
+        for page in self.sm(region, account).get_paginator("list_secrets").paginate():
+            out += [s["Name"] for s in page["SecretList"]]
+        return sorted(out)
+
+
+@pytest.fixture
+def write_manifest(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: write a manifest (YAML text, dedented) and any side files; return its path."""
+
+    def make(text: str, files: dict[str, str] | None = None, name: str = "manifest.yaml") -> Path:
+        for rel, content in (files or {}).items():
+            p = tmp_path / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(content)
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, Any, str]]:
+    """Factory: run the CLI in-process with --format json; return (exit code, report or stdout, stderr)."""
+    import json
+
+    from reconciler._cli import main
+
+    def run(*args: str) -> tuple[int, Any, str]:
+        argv = list(args)
+        if argv[0] in ("plan", "run") and "--format" not in argv:
+            argv += ["--format", "json"]
+        if argv[0] in ("plan", "run") and "--metrics-sink" not in argv:
+            argv += ["--metrics-sink", "none"]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        try:
+            parsed: Any = json.loads(out)
+        except ValueError:
+            parsed = out
+        return code, parsed, err
+
+    return run

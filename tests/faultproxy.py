@@ -1,0 +1,217 @@
+"""A fault-injecting HTTP proxy for the tests: sits in front of the moto server.
+
+It forwards every request unchanged unless a rule says otherwise, and can add latency, throttle
+by probability or by per-API token-bucket quotas (AWS's real error bodies), answer 5xx, reset or
+stall connections, or deny an operation. It counts requests per operation, which is how tests
+assert API call counts without patching anything.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WRITE_OPS = frozenset({
+    "CreateSecret", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "DeleteSecret",
+    "RestoreSecret", "TagResource", "UntagResource", "RotateSecret", "PutResourcePolicy",
+})
+QUOTA_CLASS = {"ListSecrets": "list", "BatchGetSecretValue": "batch"}
+
+
+@dataclass
+class Bucket:
+    rate: float
+    burst: float
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0  # seconds added to every request
+    throttle: float = 0.0  # probability of a ThrottlingException (secretsmanager only)
+    error_5xx: float = 0.0  # probability of a 500 InternalServiceError
+    reset: float = 0.0  # probability of a connection reset with no answer
+    stall: float = 0.0  # probability of holding the request stall_seconds before answering
+    stall_seconds: float = 30.0
+    quotas: dict[str, Bucket] = field(default_factory=dict)  # "write" | "list" | "batch" -> bucket
+    deny: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # op -> (status, code, message)
+    only_ops: frozenset[str] | None = None  # random faults only for these ops
+    seed: int | None = None
+
+
+class FaultProxy:
+    def __init__(self, upstream: str) -> None:
+        u = urllib.parse.urlparse(upstream)
+        self.upstream = (u.hostname or "127.0.0.1", u.port or 80)
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()  # every request, by "service.Operation"
+        self.injected: Counter[str] = Counter()  # faults answered, by kind
+        self.bodies: list[tuple[str, bytes]] = []  # request bodies, when record_bodies is on
+        self.record_bodies = False
+        self._lock = threading.Lock()
+        self._rng = random.Random()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                proxy._handle(self)
+
+            do_GET = do_PUT = do_DELETE = do_HEAD = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults = Faults()
+            self.calls.clear()
+            self.injected.clear()
+            self.bodies.clear()
+            self.record_bodies = False
+
+    def set_quotas(self, **rates: float) -> None:
+        """e.g. set_quotas(write=50, list=100, batch=100): AWS's per-second quotas, burst = rate."""
+        self.faults.quotas = {k: Bucket(v, v, tokens=v) for k, v in rates.items()}
+
+    def count(self, prefix: str = "secretsmanager.") -> int:
+        return sum(v for k, v in self.calls.items() if k.startswith(prefix))
+
+    # --- request handling -----------------------------------------------------------------------
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        service, op = _operation(h, body)
+        name = f"{service}.{op}"
+        with self._lock:
+            self.calls[name] += 1
+            if self.record_bodies:
+                self.bodies.append((name, body))
+            f = self.faults
+            roll = self._rng.random()
+        if f.latency:
+            time.sleep(f.latency)
+        if op in f.deny:
+            status, code, message = f.deny[op]
+            self.injected["deny"] += 1
+            return _error(h, service, status, code, message)
+        eligible = service == "secretsmanager" and (f.only_ops is None or op in f.only_ops)
+        if eligible:
+            cls = "write" if op in WRITE_OPS else QUOTA_CLASS.get(op)
+            bucket = f.quotas.get(cls) if cls else None
+            if bucket is not None:
+                with self._lock:
+                    ok = bucket.take()
+                if not ok:
+                    self.injected["quota"] += 1
+                    return _error(h, service, 400, "ThrottlingException", "Rate exceeded")
+            if roll < f.throttle:
+                self.injected["throttle"] += 1
+                return _error(h, service, 400, "ThrottlingException", "Rate exceeded")
+            roll -= f.throttle
+            if roll < f.error_5xx:
+                self.injected["5xx"] += 1
+                return _error(h, service, 500, "InternalServiceError", "An internal error occurred")
+            roll -= f.error_5xx
+            if roll < f.reset:
+                self.injected["reset"] += 1
+                s = h.connection
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                h.close_connection = True
+                s.close()
+                return None
+            roll -= f.reset
+            if roll < f.stall:
+                self.injected["stall"] += 1
+                time.sleep(f.stall_seconds)
+        return self._forward(h, body)
+
+    def _forward(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
+            conn.request(h.command, h.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        h.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "keep-alive", "server",
+                                 "date"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+
+
+def _operation(h: BaseHTTPRequestHandler, body: bytes) -> tuple[str, str]:
+    target = h.headers.get("X-Amz-Target")
+    if target:
+        prefix, _, op = target.rpartition(".")
+        service = {"secretsmanager": "secretsmanager", "GraniteServiceVersion20100801": "cloudwatch"}.get(
+            prefix, prefix.lower())
+        return service, op
+    if "/operation/" in h.path:  # smithy rpc-v2 (CloudWatch in new botocore)
+        parts = h.path.rstrip("/").split("/")
+        return ("cloudwatch" if "Granite" in h.path else parts[-3].lower()), parts[-1]
+    auth = h.headers.get("Authorization", "")
+    service = auth.split("Credential=")[1].split("/")[3] if "Credential=" in auth else "unknown"
+    if body and b"Action=" in body:
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return service, form.get("Action", ["?"])[0]
+    return service, f"{h.command} {urllib.parse.urlparse(h.path).path}"
+
+
+def _error(h: BaseHTTPRequestHandler, service: str, status: int, code: str, message: str) -> None:
+    if service in ("sts", "iam"):  # query protocol: XML errors
+        body = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId>"
+                "</ErrorResponse>").encode()
+        ctype = "text/xml"
+    else:  # JSON protocol, as Secrets Manager answers
+        body = json.dumps({"__type": code, "message": message}).encode()
+        ctype = "application/x-amz-json-1.1"
+    h.send_response(status)
+    h.send_header("Content-Type", ctype)
+    h.send_header("x-amzn-RequestId", "fault-proxy")
+    h.send_header("x-amzn-ErrorType", code)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
