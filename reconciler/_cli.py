@@ -142,6 +142,9 @@ def _run(args: argparse.Namespace) -> int:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope)
             try:
                 report = await reconcile(manifest, options)
+            except ManifestError as exc:  # raised before any write; keep it out of the task group
+                tg.cancel_scope.cancel()
+                return exc
             finally:
                 if progress:
                     progress.close()
@@ -151,6 +154,8 @@ def _run(args: argparse.Namespace) -> int:
         return report
 
     report = anyio.run(go)
+    if isinstance(report, ManifestError):
+        raise report
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")
     else:

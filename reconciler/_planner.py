@@ -7,7 +7,7 @@ a suspected drift, and again after the source value (and so its real VersionId) 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE, TOKEN_NAMESPACE
 from ._types import SecretMeta, same_source
@@ -117,11 +117,15 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
 
 def refine_reason(decision: Decision, dest: SecretMeta | None, previous_tokens: set[str]) -> Decision:
     """Say *which* side moved when the destination still holds a token of an older source version."""
+    ours_before = dest is not None and dest.current_version in previous_tokens
+    if decision.op == OP_STAGE and not decision.restore:
+        reason = ("source rolled back: the wanted version exists and is made current" if ours_before else
+                  "destination changed outside the reconciler: the wanted version exists and is made current")
+        return replace(decision, reason=reason)
     if decision.op == OP_PUT and dest is not None and not decision.adopt and not decision.restore:
-        if dest.current_version in previous_tokens:
+        if ours_before:
             reason = "source changed (new version)"
         else:
             reason = "destination changed outside the reconciler, or the transform changed"
-        return Decision(decision.action, reason, decision.op, decision.restore, decision.adopt, decision.tags,
-                        decision.description)
+        return replace(decision, reason=reason)
     return decision

@@ -23,6 +23,9 @@ os.environ.update({
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(var, None)
 
+import logging
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
 ACCOUNT_A = "123456789012"  # moto's default account
 ACCOUNT_B = "222222222222"
 ROLE_B = f"arn:aws:iam::{ACCOUNT_B}:role/replica-writer"
