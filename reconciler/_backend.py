@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import backoff
@@ -111,7 +111,7 @@ class Backend:
             jitter=backoff.full_jitter,
             factor=self.retry.base_delay,
             max_value=self.retry.max_delay,
-            on_backoff=self._on_backoff,
+            on_backoff=cast(Any, self._on_backoff),
             logger=None,
         )
 
@@ -374,9 +374,9 @@ class Endpoint:
             by_key[v.arn] = by_key[v.name] = v
         errors = {e.get("SecretId"): e for e in resp.get("Errors", [])}
         for sid in secret_ids:
-            v = by_key.get(sid)
-            if v is not None and STAGE_CURRENT in v.stages:
-                out[sid] = v
+            found = by_key.get(sid)
+            if found is not None and STAGE_CURRENT in found.stages:
+                out[sid] = found
                 continue
             err = errors.get(sid)
             if err is not None and err.get("ErrorCode") == "ResourceNotFoundException":

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from ._demo import run_demo
 
-            return run_demo(keep=args.keep)
+            return int(run_demo(keep=args.keep))
         return _run(args)
     except ManifestError as exc:
         for problem in exc.problems:

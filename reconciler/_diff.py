@@ -43,7 +43,7 @@ def _json_paths(a: Any, b: Any, path: str, out: list[str]) -> None:
             else:
                 _json_paths(a[k], b[k], f"{path}.{k}", out)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _json_paths(x, y, f"{path}[{i}]", out)
     elif a != b or type(a) is not type(b):
         out.append(path)

@@ -81,8 +81,8 @@ class Settings(_Strict):
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     owner: str = Field(DEFAULT_OWNER, min_length=1, max_length=256)
     on_existing: Literal["fail", "adopt"] = "fail"
-    retry: RetrySettings = Field(default_factory=RetrySettings)
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    retry: RetrySettings = RetrySettings()
+    metrics: MetricsSettings = MetricsSettings()
     rate_limits: list[RateCeiling] = Field(default_factory=list)
 
 
@@ -173,15 +173,15 @@ class MappingModel(_Strict):
 
 
 class DefaultsModel(_Strict):
-    source: SourceDefaults = Field(default_factory=SourceDefaults)
-    destination: DestinationDefaults = Field(default_factory=DestinationDefaults)
+    source: SourceDefaults = SourceDefaults()
+    destination: DestinationDefaults = DestinationDefaults()
 
 
 class ManifestModel(_Strict):
     version: Literal[1]
-    settings: Settings = Field(default_factory=Settings)
+    settings: Settings = Settings()
     variables: dict[str, str] = Field(default_factory=dict)
-    defaults: DefaultsModel = Field(default_factory=DefaultsModel)
+    defaults: DefaultsModel = DefaultsModel()
     mappings: list[MappingModel] = Field(min_length=1)
 
 
@@ -405,7 +405,7 @@ def _expand(model: ManifestModel, origin: str, base_dir: Path | None, problems: 
             dests.append(dest)
 
         steps = _steps(m, base_dir, problem)
-        for d_index, dest in enumerate(dests):
+        for dest in dests:
             values = {**dict(dest.variables), **_PLACEHOLDERS}
             try:
                 build_transform(steps, lambda t, values=values: _variables.expand(t, values))

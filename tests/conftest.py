@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import textwrap
 import urllib.request
@@ -11,9 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
-
 from faultproxy import FaultProxy
+from moto.server import ThreadedMotoServer
 
 # Real-looking fake credentials; moto accepts anything.
 os.environ.update({
@@ -23,7 +23,6 @@ os.environ.update({
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(var, None)
 
-import logging
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 ACCOUNT_A = "123456789012"  # moto's default account

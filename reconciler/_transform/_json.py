@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonpath_ng import Child, Fields, Root
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as jsonpath_parse
+from jsonpath_ng.ext.parser import parse as jsonpath_parse
 
 from .._exceptions import TransformError
 

@@ -361,7 +361,7 @@ def compile_ere(pattern: str, icase: bool) -> _Regex:
     return _Regex(pattern, compiled, frozenset(ambiguous), empty_anywhere)
 
 
-def _translate(p: str) -> tuple[str, set[int], bool]:  # noqa: C901 - one scanner, kept in one place
+def _translate(p: str) -> tuple[str, set[int], bool]:
     out: list[str] = []
     # Index in ``out`` where the last atom starts, so a stacked quantifier can wrap it.
     atom_start: int | None = None
