@@ -147,6 +147,7 @@ class _Run:
         self.done = 0
         self._transforms: dict[Any, Transform | ItemError] = {}
         self._readers: dict[tuple[str, str], _ValueReader] = {}
+        self._list_limiter = anyio.CapacityLimiter(self.concurrency)  # listing calls in flight
 
     # --- top level -----------------------------------------------------------------------------
 
@@ -267,11 +268,12 @@ class _Run:
     async def _list_one(self, scope: _Scope, values: list[str] | None) -> None:
         assert scope.endpoint is not None
         try:
-            async for meta in scope.endpoint.list_secrets(values):
-                if meta.name in scope.found and not meta.deleted and scope.found[meta.name].deleted:
-                    scope.found[meta.name] = meta
-                else:
-                    scope.found.setdefault(meta.name, meta)
+            async with self._list_limiter:
+                async for meta in scope.endpoint.list_secrets(values):
+                    if meta.name in scope.found and not meta.deleted and scope.found[meta.name].deleted:
+                        scope.found[meta.name] = meta
+                    else:
+                        scope.found.setdefault(meta.name, meta)
         except BackendError as exc:
             scope.error = scope.error or exc
             log.error("listing failed", extra={"endpoint": repr(scope.endpoint), "error_type": exc.type})
@@ -708,41 +710,73 @@ def _used_variables(m: MappingSpec) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _filter_plan(exact: Iterable[str], prefixes: Iterable[str]) -> list[list[str] | None]:
-    """Choose ListSecrets name filters that cover ``exact`` names and ``prefixes`` in fewest calls.
+PAGE_TARGET = LIST_SECRETS_PAGE_SIZE - 10  # names per listing call we aim for (room for strays)
+EXACT_BELOW = 4  # this few names under one prefix are asked for by their own names
 
-    Each call takes 10 filter values and returns 100 secrets a page. Candidates: the names
-    themselves, names grouped by their directory (up to the last '/'), and by their first path
-    segment; the cheapest estimate wins (prefix groups may list a few secrets we do not need).
+
+def _filter_plan(exact: Iterable[str], prefixes: Iterable[str]) -> list[list[str]]:
+    """Choose ListSecrets name filters covering ``exact`` names and ``prefixes`` in few, parallel calls.
+
+    Name filters are prefix matches, 10 values a call, 100 secrets a page. The sorted names are
+    split along a trie until each prefix covers at most about one page; tiny groups keep their exact
+    names. Neighbouring prefixes are then packed into one call while the call stays within a page,
+    so every call is about one page and all of them can run at once (pages of one call cannot).
     """
-    exact = sorted(set(exact))
-    prefixes = sorted(set(prefixes))
-    if not exact and not prefixes:
+    wanted = sorted(set(exact))
+    roots = sorted(set(prefixes))
+    values: list[tuple[str, int]] = [(p, PAGE_TARGET) for p in _reduce(roots)]
+    covered = [n for n in wanted if not any(n.startswith(p) for p in roots)] if roots else wanted
+    values += _partition(covered, 0, len(covered))
+    values.sort()
+    calls: list[list[str]] = []
+    size = 0
+    for value, count in values:
+        if calls and len(calls[-1]) < LIST_FILTER_MAX_VALUES and size + count <= PAGE_TARGET:
+            calls[-1].append(value)
+            size += count
+        else:
+            calls.append([value])
+            size = count
+    return calls
+
+
+def _reduce(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in sorted(values):
+        if not out or not v.startswith(out[-1]):
+            out.append(v)
+    return out
+
+
+def _common_prefix(a: str, b: str) -> str:
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
+def _partition(names: list[str], lo: int, hi: int) -> list[tuple[str, int]]:
+    count = hi - lo
+    if count == 0:
         return []
-
-    def reduce(values: Iterable[str]) -> list[str]:
-        out: list[str] = []
-        for v in sorted(set(values)):
-            if not out or not v.startswith(out[-1]):
-                out.append(v)
-        return out
-
-    def grouped(cut: Callable[[str], str]) -> list[str]:
-        return reduce([*prefixes, *(cut(n) or n for n in exact)])
-
-    candidates = [
-        reduce([*prefixes, *exact]),
-        grouped(lambda n: n[: n.rfind("/") + 1] if "/" in n else ""),
-        grouped(lambda n: n[: n.find("/") + 1] if "/" in n else ""),
-    ]
-
-    def cost(values: list[str]) -> float:
-        chunks = -(-len(values) // LIST_FILTER_MAX_VALUES)
-        # a grouped candidate lists at least every wanted secret, 100 a page
-        return max(chunks, -(-len(exact) // LIST_SECRETS_PAGE_SIZE)) + (0.5 if len(values) < len(exact) else 0)
-
-    best = min(candidates, key=cost)
-    return [best[i : i + LIST_FILTER_MAX_VALUES] for i in range(0, len(best), LIST_FILTER_MAX_VALUES)]
+    if count < EXACT_BELOW:
+        return [(n, 1) for n in names[lo:hi]]
+    lcp = _common_prefix(names[lo], names[hi - 1])  # sorted: the ends bound the common prefix
+    if count <= PAGE_TARGET and lcp:
+        return [(lcp, count)]
+    out: list[tuple[str, int]] = []
+    depth = len(lcp)
+    i = lo
+    while i < hi and len(names[i]) == depth:  # a name that is the prefix itself
+        out.append((names[i], 1))
+        i += 1
+    while i < hi:
+        j = i
+        while j < hi and names[j][depth] == names[i][depth]:
+            j += 1
+        out += _partition(names, i, j)
+        i = j
+    return out
 
 
 def _to_anyio(deadline: float | None) -> float:

@@ -1,0 +1,83 @@
+"""Shared benchmark plumbing: a moto server, the tests' fault proxy in front, a subprocess run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from faultproxy import FaultProxy  # noqa: E402
+
+ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+       "AWS_REGION": "us-east-1"}
+
+
+def start_aws() -> tuple[Any, str, FaultProxy]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.update(ENV)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    return server, url, FaultProxy(url).start()
+
+
+def run_reconciler(args: list[str], endpoint: str) -> tuple[dict[str, Any], float, float]:
+    """Run the CLI in a child process; return (report, wall seconds, child's peak RSS in MB)."""
+    env = {**os.environ, **ENV, "AWS_ENDPOINT_URL": endpoint}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "reconciler", *args, "--format", "json", "--metrics-sink", "none",
+                           "--log-level", "ERROR"], capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode not in (0, 1, 3):
+        sys.stderr.write(proc.stderr[-3000:])
+        raise SystemExit(f"reconciler exited {proc.returncode}")
+    report = json.loads(proc.stdout)
+    # ru_maxrss of children is the largest child so far; the reconciler is the only big child
+    return report, wall, max(rss, before) / 1024.0
+
+
+def write_manifest(path: Path, n: int, *, src: str = "bench/src", dst: str = "bench/dst",
+                   concurrency: int = 16, extra: str = "") -> None:
+    lines = ["version: 1", f"settings: {{concurrency: {concurrency}, metrics: {{sink: none}}}}",
+             "defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}", "mappings:"]
+    lines += [f"  - {{source: {src}/s{i:05d}, destination: {dst}/s{i:05d}{extra}}}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/dst", threads: int = 16) -> None:
+    """Create N sources and their destinations exactly as a reconciler run would have left them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    from reconciler._constants import DEFAULT_OWNER, TAG_MAPPING, TAG_OWNER, TAG_SOURCE
+    from reconciler._planner import version_token
+    from reconciler._transform import IDENTITY
+
+    east = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
+    west = boto3.client("secretsmanager", region_name="us-west-2", endpoint_url=url)
+
+    def one(i: int) -> None:
+        r = east.create_secret(Name=f"{src}/s{i:05d}", SecretString=f"value-{i}")
+        name = f"{dst}/s{i:05d}"
+        token = version_token(r["ARN"], r["VersionId"], IDENTITY.fingerprint, "123456789012", "us-west-2", name)
+        west.create_secret(Name=name, SecretString=f"value-{i}", ClientRequestToken=token,
+                           Tags=[{"Key": TAG_OWNER, "Value": DEFAULT_OWNER}, {"Key": TAG_SOURCE, "Value": r["ARN"]},
+                                 {"Key": TAG_MAPPING, "Value": f"{src}/s{i:05d}"}])
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n)))
