@@ -142,7 +142,10 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, Any,
             argv += ["--format", "json"]
         if argv[0] in ("plan", "run") and "--metrics-sink" not in argv:
             argv += ["--metrics-sink", "none"]
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
         out, err = capsys.readouterr()
         try:
             parsed: Any = json.loads(out)

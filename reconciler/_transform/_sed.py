@@ -122,7 +122,7 @@ def _substitute(cmd: Substitute, line: str, deadline: float) -> str:
         if start == end and start == prev_end:
             if start >= len(line):
                 break
-            _check_single_byte(cmd.regex, line, start)
+            _check_single_byte(cmd, line, start)
             out.append(line[pos : start + 1])
             pos = start + 1
             continue
@@ -139,7 +139,7 @@ def _substitute(cmd: Substitute, line: str, deadline: float) -> str:
             break
         if start == end:
             if end < len(line):
-                _check_single_byte(cmd.regex, line, end)
+                _check_single_byte(cmd, line, end)
                 out.append(line[end])
             pos = end + 1
         else:
@@ -148,10 +148,13 @@ def _substitute(cmd: Substitute, line: str, deadline: float) -> str:
     return "".join(out)
 
 
-def _check_single_byte(rx: _Regex, line: str, i: int) -> None:
+def _check_single_byte(cmd: Substitute, line: str, i: int) -> None:
     # After an empty match GNU sed steps over one *byte* and searches again, so next to a
     # multi-byte UTF-8 character it would split that character. Refuse rather than corrupt.
-    if rx.empty_anywhere and ord(line[i]) > 0x7F:
+    # An empty match inserts only the replacement's literal text (every group is empty too), so
+    # the split is harmless when there is none and no match is being counted.
+    harmful = cmd.occurrence > 1 or any(isinstance(p, str) for p in cmd.replacement)
+    if cmd.regex.empty_anywhere and harmful and ord(line[i]) > 0x7F:
         raise TransformError(
             "sed rule matches the empty string next to a non-ASCII character; "
             "GNU sed would split that character's bytes (make the regex match at least one character)"
@@ -218,8 +221,13 @@ def _end_of_command(r: _Reader) -> None:
 
 
 def _read_delimited(r: _Reader, delim: str, what: str) -> str:
-    """Read up to an unescaped ``delim``; ``\\<delim>`` becomes the bare delimiter, as in GNU sed."""
+    """Read up to an unescaped ``delim``; ``\\<delim>`` becomes the bare delimiter, as in GNU sed.
+
+    Inside a bracket expression of a regex GNU sed keeps the backslash (``[\\/]`` matches both
+    characters), so brackets are tracked; an unescaped delimiter still ends the regex there.
+    """
     out: list[str] = []
+    bracket = -1  # index in ``out`` where the open bracket expression started, or -1
     while True:
         if r.at_end():
             raise SedSyntaxError(f"unterminated {what}: missing closing {delim!r}")
@@ -230,15 +238,37 @@ def _read_delimited(r: _Reader, delim: str, what: str) -> str:
             n = r.next()
             if n == "":
                 raise SedSyntaxError(f"trailing backslash in the {what}")
-            if n == delim:
+            if n == delim and bracket < 0:
                 out.append(delim)
             elif n == "n":
                 out.append("\\n")
             else:
                 out.append("\\" + n)
             continue
-        if c == delim:  # GNU sed does not look for brackets here either: s/[/]/x/ is an error
+        if c == delim:
             return "".join(out)
+        if what == "regex":
+            if bracket < 0 and c == "[":
+                bracket = len(out)
+                out.append(c)
+                if r.peek() == "^":
+                    out.append(r.next())
+                if r.peek() == "]":
+                    out.append(r.next())
+                continue
+            if bracket >= 0:
+                if c == "[" and r.peek() in (":", "=", "."):
+                    kind = r.next()
+                    out.append(c + kind)
+                    while not r.at_end() and not (r.peek() == kind and r.text[r.pos + 1 : r.pos + 2] == "]"):
+                        if r.peek() == delim:
+                            break
+                        out.append(r.next())
+                    if r.peek() == kind:
+                        out.append(r.next() + r.next())
+                    continue
+                if c == "]":
+                    bracket = -1
         out.append(c)
 
 
@@ -539,6 +569,8 @@ def _bracket(p: str, i: int) -> tuple[int, str]:
                 j += 1
             if ord(hi) < ord(ch):
                 raise SedSyntaxError(f"invalid range end in [{ch}-{hi}]")
+            if not (ch.isascii() and hi.isascii()):
+                raise SedSyntaxError(f"a range with a non-ASCII end [{ch}-{hi}] depends on the locale")
             items.append(f"{_set_char(ch)}-{_set_char(hi)}")
             j += 2
         else:

@@ -1,0 +1,228 @@
+"""Transforms: JSON steps, variables at three levels, chains, safety, fingerprints, plan --diff."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from reconciler import _variables
+from reconciler._exceptions import ManifestError, TransformError
+from reconciler._manifest import parse_manifest
+from reconciler._transform import StepSpec, build_transform
+
+
+def transform(*steps: StepSpec, **values: str):
+    return build_transform(tuple(steps), lambda t: _variables.expand(t, values))
+
+
+def sed(*rules: str) -> StepSpec:
+    return StepSpec("sed", "transform[0] (sed)", rules=rules)
+
+
+def js(**assignments) -> StepSpec:
+    return StepSpec("json", "transform[1] (json)", assignments=tuple(assignments.items()))
+
+
+# --- json -----------------------------------------------------------------------------------------
+
+
+def test_json_sets_existing_and_creates_only_under_an_existing_parent():
+    t = build_transform((StepSpec("json", "j", assignments=(("$.db.host", "h2"), ("$.db.port", 6432),
+                                                           ("$.new", True))),), lambda s: s)
+    out = t.apply('{"db": {"host": "h1", "user": "u"}, "z": 1}')
+    assert out == '{"db": {"host": "h2", "user": "u", "port": 6432}, "z": 1, "new": true}'
+    missing_parent = build_transform((StepSpec("json", "j", assignments=(("$.nope.x", 1),)),), lambda s: s)
+    with pytest.raises(TransformError, match="parent does not exist"):
+        missing_parent.apply('{"a": 1}')
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('{"a":1,"b":"x"}', '{"a":1,"b":"y"}'),  # compact stays compact
+    ('{"a": 1, "b": "x"}', '{"a": 1, "b": "y"}'),
+    ('{\n    "a": 1,\n    "b": "x"\n}\n', '{\n    "a": 1,\n    "b": "y"\n}\n'),  # indent width and final newline
+    ('{"b":"x","a":1}', '{"b":"y","a":1}'),  # key order kept
+    ('{"b":"x","u":"é"}', '{"b":"y","u":"é"}'),
+])
+def test_json_keeps_layout_and_key_order(source, expected):
+    t = build_transform((StepSpec("json", "j", assignments=(("$.b", "y"),)),), lambda s: s)
+    assert t.apply(source) == expected
+
+
+@pytest.mark.parametrize("value", ["not json", "[1, 2]", '"a string"', "42"])
+def test_json_step_on_a_non_object_fails_the_item(value):
+    t = transform(js(**{"$.a": 1}))
+    with pytest.raises(TransformError, match=r"transform\[1\] \(json\): json step: the value is not (a JSON object|JSON)"):
+        t.apply(value)
+
+
+def test_steps_chain_in_order_with_variables():
+    t = transform(sed("s/us-east-1/${REGION}/g"), js(**{"$.host": "db.${REGION}.${ENV}"}), REGION="eu-west-1",
+                  ENV="dr")
+    assert json.loads(t.apply('{"url": "x.us-east-1.y", "host": "h"}')) == {"url": "x.eu-west-1.y",
+                                                                           "host": "db.eu-west-1.dr"}
+
+
+# --- safety ---------------------------------------------------------------------------------------
+
+
+def test_runaway_regex_is_stopped_in_bounded_time():
+    t = transform(sed("s/(a|aa)+$/x/"))
+    value = "a" * 60 + "b"
+    t0 = time.monotonic()
+    with pytest.raises(TransformError, match="time limit"):
+        t.apply(value * 1000, timeout=0.5)
+    assert time.monotonic() - t0 < 5
+
+
+def test_output_over_the_secret_size_limit_fails():
+    t = transform(sed("s/.*/&&&&/"))
+    with pytest.raises(TransformError, match="65536"):
+        t.apply("x" * 20_000)
+
+
+def test_errors_never_carry_the_value():
+    canary = "CANARY-7f3a9c-super-secret"
+    for t, value in [(transform(js(**{"$.a": 1})), canary), (transform(sed("s/.*/&&&&/")), canary * 2000)]:
+        with pytest.raises(TransformError) as exc:
+            t.apply(value)
+        assert canary not in str(exc.value)
+
+
+# --- fingerprints ---------------------------------------------------------------------------------
+
+
+def test_fingerprint_changes_with_rules_variables_and_engine(monkeypatch):
+    base = transform(sed("s/a/${X}/"), X="1").fingerprint
+    assert transform(sed("s/a/${X}/"), X="1").fingerprint == base
+    assert transform(sed("s/a/${X}/"), X="2").fingerprint != base
+    assert transform(sed("s/a/${X}/g"), X="1").fingerprint != base
+    monkeypatch.setattr("reconciler._transform._pipeline.TRANSFORM_ENGINE_VERSION", "999")
+    assert transform(sed("s/a/${X}/"), X="1").fingerprint != base
+
+
+# --- variables ------------------------------------------------------------------------------------
+
+
+def test_undefined_variable_is_a_load_error_listing_the_defined_ones():
+    text = """
+version: 1
+variables: {ENV: prod}
+mappings:
+  - id: m
+    source: a
+    destination: {name: b, region: us-west-2}
+    variables: {TEAM: x}
+    transform: [{sed: "s/x/${NOPE}/"}]
+"""
+    with pytest.raises(ManifestError) as exc:
+        parse_manifest(text, origin="m.yaml", base_dir=None)
+    msg = str(exc.value)
+    assert "m.yaml: mapping 'm' (mappings[0]): field 'transform'" in msg
+    assert "undefined variable ${NOPE}" in msg and "ENV" in msg and "TEAM" in msg and "REGION" in msg
+
+
+def test_builtin_variables_cannot_be_redefined():
+    text = "version: 1\nvariables: {REGION: x}\nmappings: [{source: a, destination: {name: b, region: us-west-2}}]\n"
+    with pytest.raises(ManifestError, match="REGION is a built-in"):
+        parse_manifest(text, origin="m.yaml", base_dir=None)
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+MANIFEST = """
+version: 1
+variables: {ENV: prod, TIER: bronze}
+defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+mappings:
+  - id: svc
+    source: "prod/svc/*"
+    variables: {TIER: silver}
+    destinations:
+      - {name: "dr/svc/*", region: us-west-2}
+      - {name: "dr/svc/*", region: eu-west-1, variables: {TIER: gold}}
+    transform:
+      - sed: ["s/us-east-1/${REGION}/g", "/^debug=/d", "s/^tier=.*/tier=${TIER}/"]
+      - sed_file: rules/names.sed
+  - id: cfg
+    source: prod/cfg
+    destination: dr/cfg
+    transform:
+      - json: {"$.host": "db.${REGION}.internal", "$.from": "${SECRET_NAME}@${SOURCE_REGION}", "$.to": "${DEST_SECRET_NAME}"}
+"""
+RULES = "# rename the environment\ns/\\bprod\\b/${ENV}-dr/g\n"
+
+
+def test_variables_at_three_levels_and_builtins_end_to_end(aws, proxy, write_manifest, run_cli):
+    aws.create("prod/svc/a", "url=https://a.us-east-1.example\ndebug=true\ntier=x\nenv=prod\n")
+    aws.create("prod/cfg", '{"host": "db.us-east-1.internal", "port": 5432}')
+    path = write_manifest(MANIFEST, {"rules/names.sed": RULES})
+    code, report, err = run_cli("run", str(path))
+    assert code == 0, (report, err)
+    assert aws.value("dr/svc/a", "us-west-2") == "url=https://a.us-west-2.example\ntier=silver\nenv=prod-dr\n"
+    assert aws.value("dr/svc/a", "eu-west-1") == "url=https://a.eu-west-1.example\ntier=gold\nenv=prod-dr\n"
+    assert json.loads(aws.value("dr/cfg", "us-west-2")) == {
+        "host": "db.us-west-2.internal", "port": 5432, "from": "prod/cfg@us-east-1", "to": "dr/cfg"}
+
+
+def test_changing_a_rule_rewrites_exactly_the_affected_destinations(aws, proxy, write_manifest, run_cli):
+    aws.create("prod/svc/a", "tier=x\n")
+    aws.create("prod/svc/b", "tier=y\n")
+    aws.create("prod/cfg", '{"host": "h"}')
+    path = write_manifest(MANIFEST, {"rules/names.sed": RULES})
+    assert run_cli("run", str(path))[0] == 0
+    # WHEN only the gold destination's variable changes
+    path.write_text(MANIFEST.replace("TIER: gold", "TIER: platinum"))
+    proxy.calls.clear()
+    code, report, _ = run_cli("run", str(path))
+    # THEN exactly the two eu-west-1 copies are rewritten
+    assert code == 0
+    written = sorted((i["destination"]["name"], i["destination"]["region"]) for i in report["items"]
+                     if i["action"] == "update")
+    assert written == [("dr/svc/a", "eu-west-1"), ("dr/svc/b", "eu-west-1")]
+    assert proxy.calls["secretsmanager.PutSecretValue"] == 2
+    assert aws.value("dr/svc/b", "eu-west-1") == "tier=platinum\n"
+    # AND an unchanged manifest writes nothing
+    proxy.calls.clear()
+    assert run_cli("run", str(path))[1]["totals"]["in_sync"] == 5
+    assert proxy.calls["secretsmanager.PutSecretValue"] == 0
+
+
+def test_plan_diff_names_paths_and_lines_never_values(aws, proxy, write_manifest, run_cli):
+    aws.create("prod/svc/a", "line1\nsecret=SEKRIT-one\nline3\n")
+    aws.create("prod/cfg", '{"host": "h", "password": "SEKRIT-two"}')
+    path = write_manifest(MANIFEST, {"rules/names.sed": RULES})
+    assert run_cli("run", str(path))[0] == 0
+    aws.put("prod/svc/a", "line1\nsecret=SEKRIT-three\nline3\n")
+    aws.put("prod/cfg", '{"host": "h", "password": "SEKRIT-four"}')
+    code, report, err = run_cli("plan", str(path), "--diff")
+    assert code == 3
+    diffs = {(i["mapping"], i["destination"]["region"]): i.get("diff") for i in report["items"]}
+    assert diffs[("svc", "us-west-2")] == {"kind": "lines", "lines": [2], "count": 1}
+    assert diffs[("cfg", "us-west-2")] == {"kind": "json", "paths": ["$.password"], "count": 1}
+    blob = json.dumps(report) + err
+    assert "SEKRIT" not in blob
+    code, _, err = run_cli("run", str(path), "--diff")
+    assert code == 2
+
+
+def test_runtime_transform_failures_fail_only_their_item(aws, proxy, write_manifest, run_cli):
+    aws.create("prod/a", "not json")
+    aws.create("prod/b", '{"k": "v"}')
+    aws.create("prod/big", "y" * 40_000)
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - {id: a, source: prod/a, destination: dr/a, transform: [{json: {"$.k": "x"}}]}
+          - {id: b, source: prod/b, destination: dr/b, transform: [{json: {"$.k": "x"}}]}
+          - {id: big, source: prod/big, destination: dr/big, transform: [{sed: "s/.*/&&/"}]}
+    """)
+    code, report, _ = run_cli("run", str(path))
+    assert code == 1
+    by_id = {i["mapping"]: i for i in report["items"]}
+    assert by_id["a"]["action"] == "failed" and "json" in by_id["a"]["error"]["message"]
+    assert by_id["big"]["action"] == "failed" and "65536" in by_id["big"]["error"]["message"]
+    assert by_id["b"]["action"] == "create"
+    assert not aws.exists("dr/a", "us-west-2") and not aws.exists("dr/big", "us-west-2")
