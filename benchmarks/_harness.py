@@ -9,6 +9,7 @@ import resource
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def write_manifest(path: Path, n: int, *, src: str = "bench/src", dst: str = "be
     path.write_text("\n".join(lines) + "\n")
 
 
-def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/dst", threads: int = 16) -> None:
+def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/dst", threads: int = 8) -> None:
     """Create N sources and their destinations exactly as a reconciler run would have left them."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -71,13 +72,29 @@ def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/
     east = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
     west = boto3.client("secretsmanager", region_name="us-west-2", endpoint_url=url)
 
+    def create(client: Any, **kw: Any) -> Any:
+        # moto's secret store is not thread-safe under concurrent creates: retry its 500s
+        for attempt in range(20):
+            try:
+                return client.create_secret(**kw)
+            except client.exceptions.ResourceExistsException:
+                return client.describe_secret(SecretId=kw["Name"]) | {"VersionId": kw.get("ClientRequestToken")}
+            except Exception:
+                if attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return None
+
     def one(i: int) -> None:
-        r = east.create_secret(Name=f"{src}/s{i:05d}", SecretString=f"value-{i}")
+        r = create(east, Name=f"{src}/s{i:05d}", SecretString=f"value-{i}", ClientRequestToken=str(uuid.uuid4()))
+        if r.get("VersionId") is None:
+            r = east.describe_secret(SecretId=f"{src}/s{i:05d}")
+            r["VersionId"] = next(k for k, v in r["VersionIdsToStages"].items() if "AWSCURRENT" in v)
         name = f"{dst}/s{i:05d}"
         token = version_token(r["ARN"], r["VersionId"], IDENTITY.fingerprint, "123456789012", "us-west-2", name)
-        west.create_secret(Name=name, SecretString=f"value-{i}", ClientRequestToken=token,
-                           Tags=[{"Key": TAG_OWNER, "Value": DEFAULT_OWNER}, {"Key": TAG_SOURCE, "Value": r["ARN"]},
-                                 {"Key": TAG_MAPPING, "Value": f"{src}/s{i:05d}"}])
+        create(west, Name=name, SecretString=f"value-{i}", ClientRequestToken=token,
+               Tags=[{"Key": TAG_OWNER, "Value": DEFAULT_OWNER}, {"Key": TAG_SOURCE, "Value": r["ARN"]},
+                     {"Key": TAG_MAPPING, "Value": f"{src}/s{i:05d}"}])
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, range(n)))

@@ -24,13 +24,11 @@ import backoff
 from ._breaker import Breaker
 from ._constants import (
     BATCH_GET_MAX_IDS,
-    CONNECT_TIMEOUT,
     LIST_SECRETS_PAGE_SIZE,
     QUOTA_BATCH_GET_RPS,
     QUOTA_LIST_RPS,
     QUOTA_READ_RPS,
     QUOTA_WRITE_RPS,
-    READ_TIMEOUT,
     STAGE_CURRENT,
 )
 from ._errors import ENDPOINT_WIDE_CODES, translate
@@ -44,7 +42,7 @@ from ._exceptions import (
     ThrottlingError,
     TransientError,
 )
-from ._manifest import Identity, RateCeiling, RetrySettings
+from ._manifest import Identity, RateCeiling, RetrySettings, Timeouts
 from ._types import SecretMeta, SecretValue
 
 log = logging.getLogger("reconciler")
@@ -87,7 +85,9 @@ class Backend:
         deadline: float | None = None,
         rate_limits: list[RateCeiling] | None = None,
         stats: CallStats | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
+        self.timeouts = timeouts or Timeouts()
         self.concurrency = concurrency
         self.retry = retry
         self.deadline = deadline  # time.monotonic() value; retries stop there
@@ -205,8 +205,8 @@ class Backend:
 
         return AioConfig(
             retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
+            connect_timeout=self.timeouts.connect,
+            read_timeout=self.timeouts.read,
             max_pool_connections=max(10, self.concurrency + 4),
         )
 

@@ -39,6 +39,8 @@ def run_demo(*, keep: bool = False) -> int:
     except ImportError:
         print("the demo needs the local AWS emulator: pip install 'secrets-reconciler[local]'")
         return 2
+    import logging
+
     import boto3
     from rich.console import Console
     from rich.rule import Rule
@@ -46,8 +48,6 @@ def run_demo(*, keep: bool = False) -> int:
     from ._engine import Options, reconcile
     from ._manifest import load_manifest
     from ._report import render_text
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's access log
     console = Console()

@@ -141,7 +141,7 @@ class _Run:
         self.backend = Backend(
             concurrency=self.concurrency, retry=self.settings.retry,
             deadline=None if self.deadline_at is None else self.deadline_at + DEADLINE_GRACE_SECONDS,
-            rate_limits=self.settings.rate_limits, stats=self.stats,
+            rate_limits=self.settings.rate_limits, stats=self.stats, timeouts=self.settings.timeouts,
         )
         self.items: list[_Item] = []
         self.done = 0
@@ -570,9 +570,12 @@ class _Run:
             except AlreadyExistsError:
                 if not retry_on_exists:
                     raise
-                # The listing lagged: the destination exists after all. Look again and decide.
+                # The listing lagged, or a retried request had already created it. Look again.
                 item.dest = await ep.describe(item.dest_name)
                 item.decision = self._decide(item, version)
+                if item.decision.action == IN_SYNC:  # our token is current: the create took effect
+                    self._finish(item, CREATE, d.reason, value=payload)
+                    return
                 await self._write(item, value, retry_on_exists=False)
                 return
             self._finish(item, CREATE, d.reason, value=payload)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import _variables
 from ._constants import (
+    CONNECT_TIMEOUT,
     DEFAULT_BASE_DELAY,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
@@ -29,6 +30,7 @@ from ._constants import (
     MAX_CONCURRENCY,
     QUOTA_LIST_RPS,
     QUOTA_WRITE_RPS,
+    READ_TIMEOUT,
 )
 from ._exceptions import ManifestError
 from ._transform import JsonPathSyntaxError, SedSyntaxError, StepSpec, build_transform
@@ -79,6 +81,11 @@ class RateCeiling(_Strict):
     reads_per_second: float | None = Field(None, gt=0, le=QUOTA_LIST_RPS)
 
 
+class Timeouts(_Strict):
+    connect: float = Field(CONNECT_TIMEOUT, gt=0, le=120)
+    read: float = Field(READ_TIMEOUT, gt=0, le=300)
+
+
 class Settings(_Strict):
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     owner: str = Field(DEFAULT_OWNER, min_length=1, max_length=256)
@@ -86,6 +93,7 @@ class Settings(_Strict):
     retry: RetrySettings = RetrySettings()
     metrics: MetricsSettings = MetricsSettings()
     rate_limits: list[RateCeiling] = Field(default_factory=list)
+    timeouts: Timeouts = Timeouts()  # per request, seconds; a timed-out request is retried
 
 
 class _EndpointBase(_Strict):
@@ -527,6 +535,7 @@ def _check_collisions(mappings: list[MappingSpec], origin: str, problems: list[s
                         problems.append(f"{where}: the destination is also the source of mapping '{b[0].id}'")
                 else:
                     first, second = sorted((a, b), key=lambda x: (x[0].index, x[1]))
-                    where = f"{origin}: mapping '{second[0].id}' (mappings[{second[0].index}]): field '{second[1]}.name'"
+                    where = (f"{origin}: mapping '{second[0].id}' (mappings[{second[0].index}]): "
+                             f"field '{second[1]}.name'")
                     problems.append(f"{where}: writes the same destination as mapping '{first[0].id}' ({first[1]}): "
                                     f"{first[2]}{'*' if first[3] else ''} in {region}")

@@ -1,50 +1,69 @@
-"""Adaptive request pacing per (account, region, API class): AIMD on a paced token schedule.
+"""Adaptive request pacing per (account, region, API class): AIMD on a paced schedule.
 
 Each caller reserves the next free send slot (GCRA-style virtual scheduling), so waiting callers
 leave one at a time at the current rate rather than all at once when a throttle clears. A
-throttle halves the rate (at most once per cool-down, since the calls already in flight answer
-for the old rate); every success adds back a little, up to the ceiling: the AWS quota or a lower
-one the operator set.
+throttle cuts the rate to 90% of what the endpoint actually accepted over the last second, but
+never below half the current rate, at most once per cool-down; every caller still waiting for a
+slot reserved at the old rate takes a new one. While calls succeed the rate climbs back by a
+fixed share of the ceiling per second, up to the ceiling: the AWS quota, or a lower one the
+operator set.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import anyio
 
-DECREASE_FACTOR = 0.5
-DECREASE_COOLDOWN = 1.0  # seconds between two decreases
+DECREASE_COOLDOWN = 0.5  # seconds between two decreases: the calls in flight answer for the old rate
+ACCEPTED_WINDOW = 1.0  # seconds of successes that estimate what the endpoint accepts
 MIN_RATE = 0.5  # requests per second
+INCREASE_PER_SECOND = 0.2  # share of the ceiling regained per second of successful calls
 
 
 class AdaptiveRate:
-    def __init__(self, ceiling: float, *, burst: float = 1.0) -> None:
+    def __init__(self, ceiling: float) -> None:
         self.ceiling = ceiling
         self.rate = ceiling
-        self._burst = burst
+        self.throttles = 0
         self._next_free = 0.0
         self._last_decrease = -DECREASE_COOLDOWN
-        self.throttles = 0
+        self._generation = 0  # bumped on every decrease: reservations made before are void
+        self._successes: deque[float] = deque()
+        self._last_success = time.monotonic()
 
     async def acquire(self) -> None:
-        now = time.monotonic()
-        interval = 1.0 / self.rate
-        slot = max(self._next_free, now - interval * (self._burst - 1))
-        self._next_free = slot + interval
-        if slot > now:
-            await anyio.sleep(slot - now)
+        while True:
+            generation = self._generation
+            now = time.monotonic()
+            slot = max(self._next_free, now)
+            self._next_free = slot + 1.0 / self.rate
+            if slot > now:
+                await anyio.sleep(slot - now)
+            if generation == self._generation:
+                return
 
     def on_throttle(self) -> None:
         self.throttles += 1
         now = time.monotonic()
-        if now - self._last_decrease >= DECREASE_COOLDOWN:
-            self._last_decrease = now
-            self.rate = max(MIN_RATE, self.rate * DECREASE_FACTOR)
-            # push the schedule out so the callers already queued spread over the new rate
-            self._next_free = max(self._next_free, now + 1.0 / self.rate)
+        if now - self._last_decrease < DECREASE_COOLDOWN:
+            return
+        self._last_decrease = now
+        accepted = self._accepted(now)
+        self.rate = max(MIN_RATE, min(self.rate * 0.9, max(self.rate * 0.5, 0.9 * accepted)))
+        self._generation += 1
+        self._next_free = now + 1.0 / self.rate
 
     def on_success(self) -> None:
+        now = time.monotonic()
+        self._successes.append(now)
+        elapsed = min(1.0, now - self._last_success)
+        self._last_success = now
         if self.rate < self.ceiling:
-            # additive increase: back to the ceiling after roughly 2 * ceiling successes
-            self.rate = min(self.ceiling, self.rate + max(0.05, self.ceiling / 100.0))
+            self.rate = min(self.ceiling, self.rate + self.ceiling * INCREASE_PER_SECOND * elapsed)
+
+    def _accepted(self, now: float) -> float:
+        while self._successes and self._successes[0] < now - ACCEPTED_WINDOW:
+            self._successes.popleft()
+        return len(self._successes) / ACCEPTED_WINDOW

@@ -49,6 +49,8 @@ def _proxy(moto_url: str) -> Iterator[FaultProxy]:
 @pytest.fixture
 def proxy(_proxy: FaultProxy, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
     """A clean AWS behind a clean proxy; the code under test talks to the proxy."""
+    _proxy.reset()
+    _proxy.drain()
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
     _proxy.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", _proxy.url)

@@ -70,6 +70,7 @@ class FaultProxy:
         self.record_bodies = False
         self._lock = threading.Lock()
         self._rng = random.Random()
+        self.active = 0  # requests being handled (a stalled one may outlive its test)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,7 +114,22 @@ class FaultProxy:
 
     # --- request handling -----------------------------------------------------------------------
 
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no request is in flight, so a stalled one cannot land in the next test."""
+        end = time.monotonic() + timeout
+        while self.active and time.monotonic() < end:
+            time.sleep(0.01)
+
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.active += 1
+        try:
+            self._handle_one(h)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def _handle_one(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         service, op = _operation(h, body)

@@ -156,8 +156,8 @@ def rules(draw):
     rx, groups = draw(regexes())
     if draw(st.integers(0, 6)) == 0:
         return f"/{rx}/d"
-    repl_parts = draw(st.lists(st.sampled_from(["Z", "&", "-", "\\n"] + [f"\\{i}" for i in range(1, min(groups, 3) + 1)]),
-                               max_size=3))
+    refs = [f"\\{i}" for i in range(1, min(groups, 3) + 1)]
+    repl_parts = draw(st.lists(st.sampled_from(["Z", "&", "-", "\\n", *refs]), max_size=3))
     flags = draw(st.sampled_from(["", "g", "2", "2g", "i", "gI"]))
     return f"s/{rx}/{''.join(repl_parts)}/{flags}"
 
@@ -165,7 +165,8 @@ def rules(draw):
 TEXT = st.text(alphabet="abxé1 .\n\t", max_size=30)
 
 
-@settings(max_examples=int(os.environ.get("SED_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("SED_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(rule=rules(), text=TEXT)
 def test_generated_rules_match_gnu_sed(rule, text):
     try:

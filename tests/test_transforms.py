@@ -53,7 +53,8 @@ def test_json_keeps_layout_and_key_order(source, expected):
 @pytest.mark.parametrize("value", ["not json", "[1, 2]", '"a string"', "42"])
 def test_json_step_on_a_non_object_fails_the_item(value):
     t = transform(js(**{"$.a": 1}))
-    with pytest.raises(TransformError, match=r"transform\[1\] \(json\): json step: the value is not (a JSON object|JSON)"):
+    expected = r"transform\[1\] \(json\): json step: the value is not (a JSON object|JSON)"
+    with pytest.raises(TransformError, match=expected):
         t.apply(value)
 
 
@@ -149,7 +150,8 @@ mappings:
     source: prod/cfg
     destination: dr/cfg
     transform:
-      - json: {"$.host": "db.${REGION}.internal", "$.from": "${SECRET_NAME}@${SOURCE_REGION}", "$.to": "${DEST_SECRET_NAME}"}
+      - json: {"$.host": "db.${REGION}.internal", "$.from": "${SECRET_NAME}@${SOURCE_REGION}",
+               "$.to": "${DEST_SECRET_NAME}"}
 """
 RULES = "# rename the environment\ns/\\bprod\\b/${ENV}-dr/g\n"
 
