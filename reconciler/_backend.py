@@ -55,7 +55,7 @@ _API_CLASS = {
 _QUOTA = {"write": QUOTA_WRITE_RPS, "list": QUOTA_LIST_RPS, "batch": QUOTA_BATCH_GET_RPS, "read": QUOTA_READ_RPS}
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemStats:
     """Per-item counters, found through a context variable set by the engine."""
 

@@ -86,7 +86,7 @@ class Options:
             raise ManifestError(problems)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     mapping: MappingSpec
     dest_spec: DestinationSpec

@@ -10,8 +10,7 @@ import bisect
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -198,7 +197,7 @@ class ManifestModel(_Strict):
 # --- the expanded, run-ready form ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Whose credentials: the default chain, a named profile, or an assumed role."""
 
@@ -220,7 +219,7 @@ class Identity:
         return self.role_arn or (f"profile {self.profile}" if self.profile else "default credentials")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRef:
     name: str  # exact name or ARN; for a prefix mapping, the prefix without '*'
     region: str | None
@@ -232,7 +231,7 @@ class SourceRef:
         return self.name.startswith(ARN_PREFIX)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DestinationSpec:
     name: str  # template: may end in '*' (prefix mappings) and hold ${VARS}
     region: str | None
@@ -243,7 +242,7 @@ class DestinationSpec:
     variables: tuple[tuple[str, str], ...] = ()  # manifest < mapping < destination, merged
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MappingSpec:
     id: str
     index: int
@@ -258,7 +257,6 @@ class Manifest:
     origin: str
     settings: Settings
     mappings: tuple[MappingSpec, ...]
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def mapping(self, mapping_id: str) -> MappingSpec:
         return next(m for m in self.mappings if m.id == mapping_id)
@@ -320,7 +318,7 @@ def manifest_from_object(data: Any, *, origin: str, base_dir: Path | None) -> Ma
     _check_collisions(mappings, origin, problems)
     if problems:
         raise ManifestError(problems)
-    return Manifest(origin=origin, settings=model.settings, mappings=tuple(mappings), raw=data)
+    return Manifest(origin=origin, settings=model.settings, mappings=tuple(mappings))
 
 
 def _mapping_label(data: Any, index: int) -> str:

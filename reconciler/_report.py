@@ -15,7 +15,7 @@ EXIT_USAGE = 2
 EXIT_CHANGES_PENDING = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemResult:
     mapping: str
     source: str  # the source ARN when known, else its name
