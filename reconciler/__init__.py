@@ -3,23 +3,22 @@
 The public API is re-exported here; everything in ``_``-modules is private and may change.
 """
 
-from ._engine import Options, reconcile
-from ._exceptions import (
-    BackendError,
-    CircuitOpenError,
-    DeadlineExceeded,
-    ItemError,
-    ManifestError,
-    PermanentError,
-    ReconcilerError,
-    ThrottlingError,
-    TransformError,
-    TransientError,
-)
-from ._manifest import Manifest, load_manifest, manifest_from_object, parse_manifest
-from ._report import ItemResult, Report
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Names are imported on first use (PEP 562), so ``import reconciler.lambda_handler`` stays cheap
+# on a Lambda cold start and the CLI loads only what a command needs.
+_EXPORTS = {
+    "Options": "_engine", "reconcile": "_engine",
+    "BackendError": "_exceptions", "CircuitOpenError": "_exceptions", "DeadlineExceeded": "_exceptions",
+    "ItemError": "_exceptions", "ManifestError": "_exceptions", "PermanentError": "_exceptions",
+    "ReconcilerError": "_exceptions", "ThrottlingError": "_exceptions", "TransformError": "_exceptions",
+    "TransientError": "_exceptions",
+    "Manifest": "_manifest", "load_manifest": "_manifest", "manifest_from_object": "_manifest",
+    "parse_manifest": "_manifest",
+    "ItemResult": "_report", "Report": "_report",
+}
 
 __all__ = [
     "BackendError",
@@ -42,3 +41,32 @@ __all__ = [
     "parse_manifest",
     "reconcile",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reconciler' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"reconciler.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from ._engine import Options, reconcile
+    from ._exceptions import (
+        BackendError,
+        CircuitOpenError,
+        DeadlineExceeded,
+        ItemError,
+        ManifestError,
+        PermanentError,
+        ReconcilerError,
+        ThrottlingError,
+        TransformError,
+        TransientError,
+    )
+    from ._manifest import Manifest, load_manifest, manifest_from_object, parse_manifest
+    from ._report import ItemResult, Report

@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
                 if progress:
                     progress.close()
             sink = args.metrics_sink or manifest.settings.metrics.sink
-            await publish(report, manifest.settings.metrics, sink=sink, stats=None)
+            await publish(report, manifest.settings.metrics, sink=sink)
             tg.cancel_scope.cancel()
         return report
 

@@ -48,7 +48,7 @@ from ._planner import (
 )
 from ._report import ItemResult, Report
 from ._transform import Transform, build_transform
-from ._types import SecretMeta, SecretValue
+from ._types import SecretMeta, SecretValue, same_source
 
 log = logging.getLogger("reconciler")
 
@@ -67,6 +67,9 @@ class Options:
     deadline: float | None = None  # seconds from the start of the run
     diff: bool = False  # plan only: read values and name the differing paths/lines
     retry_failed: frozenset[tuple[str, str, str, str]] | None = None  # (mapping, name, region, account)
+    # Only these sources (change events): (region, name or ARN) pairs. None = every source.
+    sources: frozenset[tuple[str, str]] | None = None
+    grace: float = DEADLINE_GRACE_SECONDS  # items in flight at the deadline get this long to finish
     stop: Any = None  # an anyio.Event: set it to stop starting new work (signals)
     progress: Callable[[int, int], None] | None = None  # (done, total)
 
@@ -140,10 +143,11 @@ class _Run:
         self.deadline_at = self.t0 + options.deadline if options.deadline is not None else None
         self.backend = Backend(
             concurrency=self.concurrency, retry=self.settings.retry,
-            deadline=None if self.deadline_at is None else self.deadline_at + DEADLINE_GRACE_SECONDS,
+            deadline=None if self.deadline_at is None else self.deadline_at + options.grace,
             rate_limits=self.settings.rate_limits, stats=self.stats, timeouts=self.settings.timeouts,
         )
         self.items: list[_Item] = []
+        self._only: dict[str, list[str]] = {}  # mapping id -> source names a change event named
         self.done = 0
         self._transforms: dict[Any, Transform | ItemError] = {}
         self._readers: dict[tuple[str, str], _ValueReader] = {}
@@ -161,6 +165,8 @@ class _Run:
             await self._converge()
         self.report.items = [i.result for i in self.items if i.result is not None]
         self.report.api_calls = dict(self.stats.calls)
+        self.report.retries = dict(self.stats.retries)
+        self.report.throttles = dict(self.stats.throttles)
         self.report.duration_ms = int((time.monotonic() - self.t0) * 1000)
         log.info("run finished", extra={"run_id": self.report.run_id, "mode": self.options.mode,
                                         "totals": self.report.totals, "duration_ms": self.report.duration_ms,
@@ -209,11 +215,15 @@ class _Run:
 
         # Sources first: prefixes must be listed before their destinations are known.
         arn_sources: dict[str, tuple[_Scope, str]] = {}
+        if self.options.sources is not None:
+            mappings = [m for m in mappings if self._restrict(m)]
         for m in mappings:
             s = m.source
             scope = await scope_for(s.identity, s.region or self.default_region)
             if s.is_arn:
                 arn_sources[s.name] = (scope, s.name)
+            elif m.id in self._only:
+                scope.exact.update(self._only[m.id])
             elif s.prefix:
                 scope.prefixes.add(s.name)
             else:
@@ -247,6 +257,28 @@ class _Run:
         if self.options.retry_failed is not None:
             pending = [i for i in pending if i.key in self.options.retry_failed]
         self.items = pending
+
+    def _restrict(self, m: MappingSpec) -> bool:
+        """Does a change event name this mapping's source? Remember which names, for prefixes."""
+        assert self.options.sources is not None
+        region = m.source.region or self.default_region
+        names = []
+        for ev_region, ev_id in self.options.sources:
+            if ev_region != region:
+                continue
+            if m.source.is_arn:
+                if same_source(ev_id, m.source.name):
+                    return True
+                continue
+            name = _name_from_id(ev_id)
+            if m.source.prefix and name.startswith(m.source.name) and name != m.source.name:
+                names.append(name)
+            elif not m.source.prefix and name == m.source.name:
+                return True
+        if names:
+            self._only[m.id] = sorted(set(names))
+            return True
+        return False
 
     def _in_shard(self, mapping_id: str, source_name: str) -> bool:
         if self.options.shard is None:
@@ -308,6 +340,8 @@ class _Run:
         if not m.source.prefix:
             meta = scope.found.get(m.source.name)
             return [(meta.name if meta else m.source.name, meta)]
+        if m.id in self._only:  # a change event named these sources of a prefix mapping
+            return [(n, scope.found.get(n)) for n in self._only[m.id]]
         seen: dict[str, SecretMeta] = {}
         for meta in scope.listed:
             if meta.name.startswith(m.source.name) and meta.name != m.source.name:
@@ -397,7 +431,7 @@ class _Run:
         self.done = sum(1 for i in self.items if i.result is not None)
         self._progress(total)
         send, receive = anyio.create_memory_object_stream[list[_Item]](0)
-        hard_stop = None if self.deadline_at is None else self.deadline_at + DEADLINE_GRACE_SECONDS
+        hard_stop = None if self.deadline_at is None else self.deadline_at + self.options.grace
         with anyio.CancelScope(deadline=_to_anyio(hard_stop)) as scope:
             async with anyio.create_task_group() as tg:
                 for _ in range(min(self.concurrency, max(1, len(units)))):
@@ -780,6 +814,15 @@ def _partition(names: list[str], lo: int, hi: int) -> list[tuple[str, int]]:
         out += _partition(names, i, j)
         i = j
     return out
+
+
+def _name_from_id(secret_id: str) -> str:
+    """A secret name from a name or an ARN (whose name carries AWS's 6-character suffix)."""
+    if not secret_id.startswith("arn:"):
+        return secret_id
+    name = secret_id.split(":secret:", 1)[-1]
+    head, sep, tail = name.rpartition("-")
+    return head if sep and len(tail) == 6 else name
 
 
 def _to_anyio(deadline: float | None) -> float:

@@ -66,6 +66,8 @@ class Report:
     duration_ms: int = 0
     items: list[ItemResult] = field(default_factory=list)
     api_calls: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)  # by operation, for the metrics
+    throttles: dict[str, int] = field(default_factory=dict)
 
     @property
     def dry_run(self) -> bool:

@@ -209,6 +209,7 @@ def _operation(h: BaseHTTPRequestHandler, body: bytes) -> tuple[str, str]:
         return ("cloudwatch" if "Granite" in h.path else parts[-3].lower()), parts[-1]
     auth = h.headers.get("Authorization", "")
     service = auth.split("Credential=")[1].split("/")[3] if "Credential=" in auth else "unknown"
+    service = {"monitoring": "cloudwatch"}.get(service, service)  # CloudWatch signs as "monitoring"
     if body and b"Action=" in body:
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         return service, form.get("Action", ["?"])[0]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ACCOUNT_B, ROLE_B
 
 
@@ -94,7 +93,7 @@ def test_quota_throttling_slows_the_whole_endpoint(aws, proxy, write_manifest, r
     proxy.faults.quotas = {}
     proxy.set_quotas(write=10)
     t0 = time.monotonic()
-    code, report, _ = run_cli("run", str(path))
+    code, _, _ = run_cli("run", str(path))
     # THEN everything converges with few throttled calls: the fan-out slowed down together
     assert code == 0
     assert proxy.injected["quota"] <= 0.5 * 60, proxy.injected
@@ -257,7 +256,7 @@ def test_write_to_a_destination_scheduled_for_deletion_is_restored_first(aws, pr
     aws.put("app/s000", "value-0b")
     aws.sm("us-west-2").delete_secret(SecretId="dr/s000", RecoveryWindowInDays=7)
     proxy.record_bodies = True
-    code, report, _ = run_cli("run", str(path))
+    code, _, _ = run_cli("run", str(path))
     assert code == 0
     ops = [name for name, _ in proxy.bodies if name.startswith("secretsmanager.") and "List" not in name
            and "Get" not in name and "Describe" not in name]
@@ -270,6 +269,6 @@ def test_account_b_is_used_for_role_destinations(aws, proxy, write_manifest, run
     text = many(2).replace("destination: {region: us-west-2}",
                            f"destination: {{region: us-west-2, role_arn: \"{ROLE_B}\"}}")
     path = write_manifest(text)
-    code, report, _ = run_cli("run", str(path))
+    code, _, _ = run_cli("run", str(path))
     assert code == 0
     assert aws.value("dr/s001", "us-west-2", ACCOUNT_B) == "value-1"

@@ -116,7 +116,7 @@ def test_sed_file_with_comments_and_blank_lines_matches_gnu_sed(tmp_path):
     ("s/a/\\1/", "invalid reference"), ("s/(a*)+/\\1/", "repetition that can match"), ("s//x/", "empty regex"),
     ("s/a/b", "unterminated"), ("/a/p", "must be followed by d"), ("s/[[:nope:]]/x/", "unknown character class"),
     ("s/a{3,1}/x/", "invalid interval"), ("s/*a/x/", "nothing to repeat"), ("s/[z-a]/x/", "invalid range"),
-    ("s/[à-ö]/x/", "non-ASCII end"),
+    ("s/[à-ö]/x/", "non-ASCII end"), ("s/(a|^b)+/x/", "inside a repeated group"),
 ])
 def test_rules_outside_the_language_are_rejected(rule, why):
     with pytest.raises(SedSyntaxError, match=why):

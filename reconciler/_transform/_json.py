@@ -11,10 +11,7 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
 
 from .._exceptions import TransformError
-
-
-class JsonPathSyntaxError(ValueError):
-    pass
+from ._errors import JsonPathSyntaxError
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._constants import MAX_SECRET_SIZE, TRANSFORM_ENGINE_VERSION, TRANSFORM_TIMEOUT_SECONDS
 from .._exceptions import TransformError
-from ._json import JsonPathSyntaxError, JsonSet, compile_json_step
-from ._sed import SedScript, SedSyntaxError, parse_script
+from ._errors import JsonPathSyntaxError, SedSyntaxError
+
+if TYPE_CHECKING:
+    from ._json import JsonSet
+    from ._sed import SedScript
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class StepSpec:
 class Transform:
     """Compiled steps plus their fingerprint (what the version token hashes in)."""
 
-    steps: tuple[tuple[str, SedScript | JsonSet], ...]
+    steps: tuple[tuple[str, Any], ...]  # (label, SedScript | JsonSet)
     fingerprint: str
 
     @property
@@ -38,18 +41,18 @@ class Transform:
     @property
     def mode(self) -> str:
         """TransformMode metric dimension: none, sed, json or mixed."""
-        kinds = {"json" if isinstance(s, JsonSet) else "sed" for _, s in self.steps}
+        kinds = {"json" if hasattr(s, "assignments") else "sed" for _, s in self.steps}
         return "none" if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
 
     @property
     def rule_count(self) -> int:
-        return sum(len(s.commands) if isinstance(s, SedScript) else len(s.assignments) for _, s in self.steps)
+        return sum(len(s.commands) if hasattr(s, "commands") else len(s.assignments) for _, s in self.steps)
 
     def apply(self, value: str, *, timeout: float = TRANSFORM_TIMEOUT_SECONDS) -> str:
         deadline = time.monotonic() + timeout
         for label, step in self.steps:
             try:
-                value = step.apply(value, deadline) if isinstance(step, SedScript) else step.apply(value)
+                value = step.apply(value, deadline) if hasattr(step, "commands") else step.apply(value)
             except TransformError as exc:
                 raise TransformError(f"{label}: {exc.message}") from None
         if len(value.encode("utf-8")) > MAX_SECRET_SIZE:
@@ -64,6 +67,9 @@ def build_transform(steps: tuple[StepSpec, ...], expand: Any) -> Transform:
     """Resolve variables with ``expand(text) -> text`` and compile. Raises ValueError subclasses."""
     if not steps:
         return IDENTITY
+    from ._json import compile_json_step  # the engines load only for manifests that use them
+    from ._sed import parse_script
+
     compiled: list[tuple[str, SedScript | JsonSet]] = []
     canonical: list[Any] = [TRANSFORM_ENGINE_VERSION]
     for step in steps:

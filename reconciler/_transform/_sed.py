@@ -19,6 +19,7 @@ from typing import Any
 import regex
 
 from .._exceptions import TransformError
+from ._errors import SedSyntaxError
 
 RE_DUP_MAX = 32767  # glibc's ceiling on {n,m}
 
@@ -32,10 +33,6 @@ _REGEX_ESCAPES = {
     "<": r"\b(?=\w)", ">": r"\b(?<=\w)", "`": r"\A", "'": r"\Z", "n": r"\n", "t": r"\t",
 }
 _LITERAL_ESCAPES = frozenset(".*[]()+?{}|^$\\/")
-
-
-class SedSyntaxError(ValueError):
-    """A rule outside the supported language. The message says where and why."""
 
 
 @dataclass(frozen=True)
@@ -402,6 +399,7 @@ def _translate(p: str) -> tuple[str, set[int], bool]:
     last_group: tuple[int, int] | None = None  # (number, last nested number) if the atom is a group
     ambiguous: set[int] = set()
     asserts = False  # any anchor or word-boundary assertion
+    anchored_groups: set[int] = set()  # groups holding an assertion (glibc mishandles them repeated)
     i = 0
     n = len(p)
     while i < n:
@@ -422,6 +420,7 @@ def _translate(p: str) -> tuple[str, set[int], bool]:
                 out.append(_REGEX_ESCAPES[e])
                 if e in "bB<>`'":
                     atom_start, asserts = None, True
+                    anchored_groups.update(n for n, _ in open_stack)
             elif e in _LITERAL_ESCAPES:
                 out.append(regex.escape(e))
             else:
@@ -464,6 +463,9 @@ def _translate(p: str) -> tuple[str, set[int], bool]:
                 i += 1
             if atom_start is None:
                 raise SedSyntaxError(f"{c!r} has nothing to repeat")
+            if last_group is not None and last_group[0] in anchored_groups:
+                raise SedSyntaxError("an anchor or word boundary inside a repeated group is not supported "
+                                     "(GNU sed's matcher gets such groups wrong)")
             if last_group is not None and quant not in ("?", "{0,1}", "{1}"):
                 body = "".join(out[atom_start + 1 : -1]) if not quantified else ""
                 if quantified or _can_match_empty(body):
@@ -482,12 +484,14 @@ def _translate(p: str) -> tuple[str, set[int], bool]:
             continue
         if c == "^":
             asserts = True
+            anchored_groups.update(n for n, _ in open_stack)
             out.append("^")
             atom_start, last_group = None, None
             i += 1
             continue
         if c == "$":
             asserts = True
+            anchored_groups.update(n for n, _ in open_stack)
             out.append(r"\Z")
             atom_start, last_group = None, None
             i += 1
