@@ -33,7 +33,8 @@ COUNT, MS, BYTES = "Count", "Milliseconds", "Bytes"
 class Batch:
     """Metric name + dimensions -> observed values, with their units."""
 
-    values: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = field(
+    # dims None: a run total with no dimensions at all, which the stack's alarms watch
+    values: dict[tuple[str, tuple[tuple[str, str], ...] | None], list[float]] = field(
         default_factory=lambda: defaultdict(list))
     units: dict[str, str] = field(default_factory=dict)
 
@@ -41,10 +42,15 @@ class Batch:
         self.units[name] = unit
         self.values[(name, tuple(sorted(dims.items())))].append(value)
 
+    def add_total(self, name: str, value: float, unit: str) -> None:
+        self.units[name] = unit
+        self.values[(name, None)].append(value)
+
     def datums(self, extra_dims: dict[str, str]) -> list[dict[str, Any]]:
         out = []
-        for (name, dims), values in sorted(self.values.items()):
-            dimensions = [{"Name": k, "Value": v} for k, v in sorted({**extra_dims, **dict(dims)}.items())]
+        for (name, dims), values in sorted(self.values.items(), key=lambda kv: (kv[0][0], kv[0][1] or ())):
+            all_dims = {} if dims is None else {**extra_dims, **dict(dims)}
+            dimensions = [{"Name": k, "Value": v} for k, v in sorted(all_dims.items())]
             datum: dict[str, Any] = {"MetricName": name, "Dimensions": dimensions, "Unit": self.units[name]}
             counts = Counter(values)
             if len(counts) <= MAX_VALUES_PER_METRIC:
@@ -85,6 +91,12 @@ def build(report: Report, settings: MetricsSettings) -> Batch:
     for operation, n in sorted(report.throttles.items()):
         batch.add("ThrottlingEvent", float(n), COUNT, Operation=operation)
     batch.add("RunDuration", float(report.duration_ms), MS, Mode=report.mode)
+    # run totals without dimensions, for alarms (an alarm must name a metric's exact dimensions)
+    totals = report.totals
+    for name, n in (("ReplicationFailure", totals[FAILED]), ("Conflict", totals[CONFLICT]),
+                    ("SourceMissing", totals[SOURCE_MISSING]), ("Deferred", totals[DEFERRED]),
+                    ("DriftDetected", totals[CREATE] + totals[UPDATE])):
+        batch.add_total(name, float(n), COUNT)
     return batch
 
 
@@ -105,7 +117,8 @@ def split(datums: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def emf_documents(batch: Batch, settings: MetricsSettings, timestamp_ms: int) -> list[dict[str, Any]]:
     groups: dict[tuple[tuple[str, str], ...], dict[str, list[float]]] = defaultdict(dict)
     for (name, dims), values in batch.values.items():
-        groups[tuple(sorted({**settings.dimensions, **dict(dims)}.items()))][name] = values
+        all_dims = {} if dims is None else {**settings.dimensions, **dict(dims)}
+        groups[tuple(sorted(all_dims.items()))][name] = values
     docs = []
     for dims, metrics in sorted(groups.items()):
         # one document holds at most 100 metrics of at most 100 values each

@@ -84,6 +84,9 @@ def test_one_put_metric_data_per_run_and_readable_back(aws, proxy, write_manifes
     assert total("DriftDetected", **route) == 6
     assert total("Conflict", **route) == 1
     assert total("ReplicationFailure", **route, ErrorType="TransformError") == 1
+    # the run totals the alarms watch: no dimensions at all (moto cannot filter on "no dimensions")
+    bare = {m["MetricName"] for m in cw.list_metrics(Namespace="TestNS")["Metrics"] if not m["Dimensions"]}
+    assert {"ReplicationFailure", "Conflict", "DriftDetected"} <= bare
     names = {m["MetricName"] for m in cw.list_metrics(Namespace="TestNS")["Metrics"]}
     assert {"ReplicationSuccess", "ReplicationFailure", "DriftDetected", "Conflict", "RunDuration", "SecretSize",
             "ReplicationDuration", "TransformationDuration", "TransformationRulesCount"} <= names
