@@ -430,7 +430,8 @@ class _Run:
         total = len(self.items)
         self.done = sum(1 for i in self.items if i.result is not None)
         self._progress(total)
-        send, receive = anyio.create_memory_object_stream[list[_Item]](0)
+        # Queue a batch's worth of units ahead of the workers so their reads can share calls.
+        send, receive = anyio.create_memory_object_stream[list[_Item]](BATCH_GET_MAX_IDS)
         hard_stop = None if self.deadline_at is None else self.deadline_at + self.options.grace
         with anyio.CancelScope(deadline=_to_anyio(hard_stop)) as scope:
             async with anyio.create_task_group() as tg:
@@ -443,6 +444,7 @@ class _Run:
                             for item in unit:
                                 self._finish(item, DEFERRED, "not started before the deadline or stop signal")
                             continue
+                        self._announce(unit)
                         await send.send(unit)
         if scope.cancelled_caught:
             for item in self.items:
@@ -458,10 +460,21 @@ class _Run:
         if self.options.progress is not None:
             self.options.progress(self.done, total)
 
+    def _announce(self, unit: list[_Item]) -> None:
+        first = unit[0]
+        reads = self.options.mode == "run" or self.options.diff
+        if reads and first.source is not None and first.source_endpoint is not None and any(
+                i.decision is not None and i.decision.needs_value for i in unit):
+            self._reader(first.source_endpoint).prefetch(first.source.arn)
+
     async def _worker(self, receive: Any, total: int) -> None:
         async with receive:
             async for unit in receive:
-                await self._process_unit(unit)
+                if self._stopping():  # queued before the deadline, not started by it
+                    for item in unit:
+                        self._finish(item, DEFERRED, "not started before the deadline or stop signal")
+                else:
+                    await self._process_unit(unit)
                 self._progress(total)
 
     async def _process_unit(self, unit: list[_Item]) -> None:
@@ -679,34 +692,48 @@ class _Run:
 
 
 class _ValueReader:
-    """Coalesces concurrent value reads in one endpoint into BatchGetSecretValue calls (20 ids)."""
+    """Reads source values in one endpoint with BatchGetSecretValue, 20 ids a call.
+
+    The feeder announces the sources of the units it queues (``prefetch``); when a worker needs
+    a value that is still pending, one call fetches it together with up to 19 announced after
+    it. So a bulk migration reads 20 values a call, while at most the queued units' values are
+    held in memory.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._pending: list[tuple[str, _Slot]] = []
-        self._flushing = False
+        self._pending: dict[str, None] = {}  # announced, not yet requested from AWS (ordered)
+        self._slots: dict[str, _Slot] = {}
+
+    def prefetch(self, secret_id: str) -> None:
+        slot = self._slots.get(secret_id)
+        if slot is None:
+            slot = self._slots[secret_id] = _Slot()
+            self._pending[secret_id] = None
+        slot.refs += 1
 
     async def get(self, secret_id: str) -> SecretValue:
-        slot = _Slot()
-        self._pending.append((secret_id, slot))
-        if len(self._pending) >= BATCH_GET_MAX_IDS:
-            await self._flush()
-        elif not self._flushing:
-            self._flushing = True
-            await anyio.sleep(BATCH_LINGER_SECONDS)
-            self._flushing = False
-            await self._flush()
-        await slot.event.wait()
+        if secret_id not in self._slots:
+            self.prefetch(secret_id)
+        slot = self._slots[secret_id]
+        try:
+            if secret_id in self._pending:
+                await self._fetch(secret_id)
+            await slot.event.wait()
+        finally:
+            slot.refs -= 1
+            if slot.refs <= 0 and slot.event.is_set():
+                self._slots.pop(secret_id, None)
         if slot.error is not None:
             raise slot.error
         assert slot.value is not None
         return slot.value
 
-    async def _flush(self) -> None:
-        batch, self._pending = self._pending[:BATCH_GET_MAX_IDS], self._pending[BATCH_GET_MAX_IDS:]
-        if not batch:
-            return
-        ids = list(dict.fromkeys(sid for sid, _ in batch))
+    async def _fetch(self, first: str) -> None:
+        ids = [first] + [sid for sid in self._pending if sid != first][: BATCH_GET_MAX_IDS - 1]
+        for sid in ids:
+            self._pending.pop(sid, None)
+        batch = [(sid, self._slots[sid]) for sid in ids]
         try:
             results: dict[str, SecretValue | BackendError] = await self.endpoint.get_values(ids)
         except (BackendError, DeadlineExceeded) as exc:
@@ -729,9 +756,10 @@ class _ValueReader:
 
 
 class _Slot:
-    __slots__ = ("error", "event", "value")
+    __slots__ = ("error", "event", "refs", "value")
 
     def __init__(self) -> None:
+        self.refs = 0
         self.event = anyio.Event()
         self.value: SecretValue | None = None
         self.error: BaseException | None = None
