@@ -54,7 +54,8 @@ def main() -> None:
             t = report["totals"]
             print(f"\nmigration of {n} secrets, quotas 50/s writes, 100/s list and batch reads, "
                   f"+{args.latency * 1000:.0f} ms per request, concurrency {args.concurrency}:")
-            print(f"  wall time          {wall:8.2f} s (quota floor {floor:.1f} s: {100 * floor / wall:.1f}% of its pace)")
+            pace = 100 * floor / wall
+            print(f"  wall time          {wall:8.2f} s (quota floor {floor:.1f} s: {pace:.1f}% of its pace)")
             print(f"  engine time        {report['duration_ms'] / 1000:8.2f} s")
             print(f"  created / failed   {t['create']:8d} / {t['failed']}")
             print(f"  throttled calls    {proxy.injected['quota']:8d}  ({proxy.injected['quota'] / n:.3f} per item)")

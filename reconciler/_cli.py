@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
     if isinstance(report, ManifestError):
         raise report
     if args.format == "json":
-        sys.stdout.write(report.to_json() + "\n")
+        report.write_json(sys.stdout)
     else:
         from ._report import render_text
 

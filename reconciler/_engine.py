@@ -730,7 +730,7 @@ class _ValueReader:
         return slot.value
 
     async def _fetch(self, first: str) -> None:
-        ids = [first] + [sid for sid in self._pending if sid != first][: BATCH_GET_MAX_IDS - 1]
+        ids = [first, *[sid for sid in self._pending if sid != first][: BATCH_GET_MAX_IDS - 1]]
         for sid in ids:
             self._pending.pop(sid, None)
         batch = [(sid, self._slots[sid]) for sid in ids]

@@ -89,7 +89,7 @@ class Report:
             return EXIT_CHANGES_PENDING
         return EXIT_OK
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, items: bool = True) -> dict[str, Any]:
         return {
             "version": REPORT_VERSION,
             "mode": self.mode,
@@ -98,12 +98,20 @@ class Report:
             "started_at": self.started_at,
             "duration_ms": self.duration_ms,
             "totals": self.totals,
-            "items": [i.to_dict() for i in self.items],
+            "items": [i.to_dict() for i in self.items] if items else [],
             "api_calls": dict(sorted(self.api_calls.items())),
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def write_json(self, stream: Any) -> None:
+        """Write what ``to_json`` returns, one item at a time: no second copy of a large report."""
+        before, _, after = json.dumps(self.to_dict(items=False)).partition('"items": []')
+        stream.write(before + '"items": [')
+        for i, item in enumerate(self.items):
+            stream.write((", " if i else "") + json.dumps(item.to_dict()))
+        stream.write("]" + after + "\n")
 
 
 def render_text(report: Report, *, console: Any = None, show_in_sync: bool = False) -> None:

@@ -11,6 +11,7 @@ runaway rule is stopped on a large value.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class _Regex:
     # Matches the empty string whatever surrounds it (a*, x?, ()); glibc then also matches in
     # the middle of a multi-byte character, which only matters after an empty match.
     empty_anywhere: bool = False
+    whole: Any = None  # the same regex with anchors per line of a whole text (a pre-check)
 
 
 @dataclass(frozen=True)
@@ -67,19 +69,47 @@ class SedScript:
     commands: tuple[Command, ...] = field(default_factory=tuple)
 
     def apply(self, text: str, deadline: float) -> str:
-        """Run the script over ``text`` as sed does: each line through every command in order."""
-        out: list[str] = []
-        for line, newline in _lines(text):
-            for cmd in self.commands:
-                if isinstance(cmd, Delete):
-                    if _search(cmd.regex, line, 0, deadline) is not None:
-                        break
-                else:
-                    line = _substitute(cmd, line, deadline)
+        """Run the script over ``text`` as sed does: each line through every command in order.
+
+        With only ``s`` and ``d`` every line is independent, so commands run one at a time over
+        all lines, and only on the lines where the regex can match: those are found by searching
+        the text as a whole with anchors taken per line, which finds every line-local match (a
+        match inside one line matches there in the whole text too) and costs one search per
+        candidate line instead of one per line.
+        """
+        lines = list(_lines(text))
+        for cmd in self.commands:
+            if not lines:
+                break
+            candidates = _candidate_lines(cmd.regex, [line for line, _ in lines], deadline)
+            if not candidates:
+                continue
+            if isinstance(cmd, Delete):
+                gone = {i for i in candidates if _search(cmd.regex, lines[i][0], 0, deadline) is not None}
+                lines = [x for i, x in enumerate(lines) if i not in gone]
             else:
-                out.append(line)
-                out.append(newline)
-        return "".join(out)
+                for i in candidates:
+                    lines[i] = (_substitute(cmd, lines[i][0], deadline), lines[i][1])
+        return "".join(line + nl for line, nl in lines)
+
+
+def _candidate_lines(rx: _Regex, lines: list[str], deadline: float) -> list[int]:
+    text = "\n".join(lines)
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    out: list[int] = []
+    pos = 0
+    while pos <= len(text):
+        m = _search(rx, text, pos, deadline, whole=True)
+        if m is None:
+            break
+        i = bisect.bisect_right(starts, m.start()) - 1
+        out.append(i)
+        if i + 1 >= len(starts):
+            break
+        pos = starts[i + 1]
+    return out
 
 
 def _lines(text: str) -> Iterator[tuple[str, str]]:
@@ -93,12 +123,12 @@ def _lines(text: str) -> Iterator[tuple[str, str]]:
         start = nl + 1
 
 
-def _search(rx: _Regex, line: str, pos: int, deadline: float) -> Any:
+def _search(rx: _Regex, line: str, pos: int, deadline: float, *, whole: bool = False) -> Any:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TransformError("sed rule exceeded the transform time limit")
     try:
-        return rx.compiled.search(line, pos, timeout=remaining)
+        return (rx.whole if whole else rx.compiled).search(line, pos, timeout=remaining)
     except TimeoutError:
         raise TransformError("sed rule exceeded the transform time limit") from None
 
@@ -382,13 +412,17 @@ def compile_ere(pattern: str, icase: bool) -> _Regex:
         flags |= regex.IGNORECASE | regex.FULLCASE
     try:
         compiled = regex.compile(translated, flags)
+        whole = regex.compile(_translate(pattern, line_anchors=True)[0], flags | regex.MULTILINE)
     except regex.error as exc:
         raise SedSyntaxError(f"invalid regex: {exc.msg}") from None
     empty_anywhere = compiled.match("") is not None and not asserts
-    return _Regex(pattern, compiled, frozenset(ambiguous), empty_anywhere)
+    return _Regex(pattern, compiled, frozenset(ambiguous), empty_anywhere, whole)
 
 
-def _translate(p: str) -> tuple[str, set[int], bool]:
+_LINE_ANCHORS = {"`": "^", "'": "$"}
+
+
+def _translate(p: str, line_anchors: bool = False) -> tuple[str, set[int], bool]:
     out: list[str] = []
     # Index in ``out`` where the last atom starts, so a stacked quantifier can wrap it.
     atom_start: int | None = None
@@ -417,7 +451,7 @@ def _translate(p: str) -> tuple[str, set[int], bool]:
                     raise SedSyntaxError(f"back-reference \\{e} to a group inside a repetition that can match empty")
                 out.append(f"(?:\\{e})")
             elif e in _REGEX_ESCAPES:
-                out.append(_REGEX_ESCAPES[e])
+                out.append(_LINE_ANCHORS[e] if line_anchors and e in _LINE_ANCHORS else _REGEX_ESCAPES[e])
                 if e in "bB<>`'":
                     atom_start, asserts = None, True
                     anchored_groups.update(n for n, _ in open_stack)
@@ -492,7 +526,7 @@ def _translate(p: str) -> tuple[str, set[int], bool]:
         if c == "$":
             asserts = True
             anchored_groups.update(n for n, _ in open_stack)
-            out.append(r"\Z")
+            out.append("$" if line_anchors else r"\Z")
             atom_start, last_group = None, None
             i += 1
             continue
