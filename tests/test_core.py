@@ -305,3 +305,23 @@ def test_many_explicit_mappings_use_list_pages(aws, proxy, write_manifest, run_c
     # THEN the steady state costs a few ListSecrets pages, not one call per secret
     assert code == 0 and report["totals"]["in_sync"] == 150
     assert proxy.count() == proxy.calls["secretsmanager.ListSecrets"] <= 6
+
+
+def test_named_profile_identity(aws, proxy, write_manifest, run_cli, tmp_path, monkeypatch):
+    # GIVEN a named profile in a config file (moto accepts any credentials)
+    cfg = tmp_path / "config"
+    cfg.write_text("[profile replica]\nregion = eu-west-1\naws_access_key_id = replica\n"
+                   "aws_secret_access_key = replica\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(cfg))
+    aws.create("prod/db/password", "v1")
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}}
+        mappings:
+          - {source: prod/db/password, destination: {name: dr/db/password, profile: replica}}
+    """)
+    code, report, _ = run_cli("run", str(path))
+    # THEN the profile's credentials are used; the region is the run's default (none in the manifest)
+    assert code == 0, report
+    assert report["items"][0]["destination"]["region"] == "us-east-1"
+    assert aws.value("dr/db/password", "us-east-1") == "v1"

@@ -272,3 +272,17 @@ def test_account_b_is_used_for_role_destinations(aws, proxy, write_manifest, run
     code, _, _ = run_cli("run", str(path))
     assert code == 0
     assert aws.value("dr/s001", "us-west-2", ACCOUNT_B) == "value-1"
+
+
+def test_operator_rate_ceiling_paces_writes_without_throttles(aws, proxy, write_manifest, run_cli):
+    # GIVEN an account whose write quota is shared: the operator caps us at 5 writes a second
+    seed(aws, 12)
+    path = write_manifest(many(12, concurrency=16,
+                               extra_settings=", rate_limits: [{region: us-west-2, writes_per_second: 5}]"))
+    proxy.set_quotas(write=5)
+    t0 = time.monotonic()
+    code, report, _ = run_cli("run", str(path))
+    # THEN the writes are paced at the ceiling from the first one: no throttle at all
+    assert code == 0 and report["totals"]["create"] == 12
+    assert proxy.injected["quota"] == 0
+    assert time.monotonic() - t0 >= 11 / 5 * 0.9
