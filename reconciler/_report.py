@@ -114,16 +114,24 @@ class Report:
         stream.write("]" + after + "\n")
 
 
-def render_text(report: Report, *, console: Any = None, show_in_sync: bool = False) -> None:
+TEXT_MAX_ROWS = 50  # a terminal table beyond this helps nobody; the JSON report has every item
+
+
+def render_text(report: Report, *, console: Any = None, show_in_sync: bool = False,
+                max_rows: int = TEXT_MAX_ROWS) -> None:
     """A table of what changed and why, then the counts. Uses rich; plain when not a terminal."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
     verb = {"plan": "would ", "run": ""}[report.mode]
-    rows = [i for i in report.items if show_in_sync or i.action != "in_sync"]
+    order = {"failed": 0, "conflict": 1, "source_missing": 2, "deferred": 3, "update": 4, "create": 5}
+    rows = sorted((i for i in report.items if show_in_sync or i.action != "in_sync"),
+                  key=lambda i: (order.get(i.action, 9), i.mapping, i.dest_name))
+    hidden = max(0, len(rows) - max_rows)
+    rows = rows[:max_rows]
     if rows:
-        table = Table(title=f"{report.mode}: {len(rows)} item(s) need attention", title_justify="left")
+        table = Table(title=f"{report.mode}: {len(rows) + hidden} item(s) need attention", title_justify="left")
         for col in ("mapping", "destination", "action", "reason"):
             table.add_column(col, overflow="fold")
         styles = {"create": "green", "update": "yellow", "in_sync": "dim", "conflict": "magenta",
@@ -136,6 +144,8 @@ def render_text(report: Report, *, console: Any = None, show_in_sync: bool = Fal
             table.add_row(i.mapping, f"{i.dest_name} ({i.dest_region}, {i.dest_account})",
                           f"[{styles.get(i.action, '')}]{action}[/]", reason)
         console.print(table)
+        if hidden:
+            console.print(f"... and {hidden} more (--format json lists every item)")
     counts = ", ".join(f"{k} {v}" for k, v in report.totals.items() if v) or "nothing to do"
     calls = sum(report.api_calls.values())
     console.print(f"{report.mode} finished in {report.duration_ms} ms: {counts}; {calls} API calls", highlight=False)
