@@ -516,17 +516,10 @@ def _translate(p: str, line_anchors: bool = False) -> tuple[str, set[int], bool]
             atom_start, last_group = None, None
             i += 1
             continue
-        if c == "^":
+        if c in "^$":  # ERE anchors, anywhere in the regex
             asserts = True
             anchored_groups.update(n for n, _ in open_stack)
-            out.append("^")
-            atom_start, last_group = None, None
-            i += 1
-            continue
-        if c == "$":
-            asserts = True
-            anchored_groups.update(n for n, _ in open_stack)
-            out.append("$" if line_anchors else r"\Z")
+            out.append("^" if c == "^" else "$" if line_anchors else r"\Z")
             atom_start, last_group = None, None
             i += 1
             continue
