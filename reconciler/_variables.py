@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import regex
+import re
 
 BUILTINS = ("REGION", "SOURCE_REGION", "SECRET_NAME", "DEST_SECRET_NAME", "ACCOUNT_ID", "SOURCE_ACCOUNT_ID")
-_REF = regex.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}]*\}?")
+_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}]*\}?")
 
 
 class UndefinedVariable(KeyError):
@@ -31,7 +31,7 @@ def references(text: str) -> list[str]:
 
 
 def expand(text: str, values: Mapping[str, str]) -> str:
-    def sub(m: regex.Match[str]) -> str:
+    def sub(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
         name = m.group(1)
