@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import re
+from collections.abc import Mapping
 
 BUILTINS = ("REGION", "SOURCE_REGION", "SECRET_NAME", "DEST_SECRET_NAME", "ACCOUNT_ID", "SOURCE_ACCOUNT_ID")
 _REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}]*\}?")
