@@ -40,6 +40,7 @@ def main() -> None:
             assert report["totals"]["in_sync"] == n, report["totals"]
             print(f"\nreconciler steady state, {n} mappings, +{args.latency * 1000:.0f} ms per request:")
             print(f"  wall time          {wall:8.2f} s (includes interpreter start-up)")
+            print(f"  engine time        {report['duration_ms'] / 1000:8.2f} s (from the report)")
             print(f"  SM calls           {sm_calls:8d}  ({sm_calls / n:.4f} per mapping) {dict(proxy.calls)}")
             print(f"  peak RSS           {rss:8.1f} MB")
             if not args.skip_naive:
