@@ -611,17 +611,22 @@ class _Run:
             payload = await self._transformed(item, value)
         if d.op == OP_CREATE:
             assert payload is not None
+            retries_before = item.stats.retries
             try:
                 await ep.create(item.dest_name, want, payload, kms_key_id=item.dest_spec.kms_key_id,
                                 description=item.dest_spec.description, tags=d.tags)
             except AlreadyExistsError:
                 if not retry_on_exists:
                     raise
-                # The listing lagged, or a retried request had already created it. Look again.
+                # The listing lagged (it existed before we asked), or an earlier attempt of this
+                # very request created it before its answer was lost. Look again and decide.
                 item.dest = await ep.describe(item.dest_name)
                 item.decision = self._decide(item, version)
-                if item.decision.action == IN_SYNC:  # our token is current: the create took effect
-                    self._finish(item, CREATE, d.reason, value=payload)
+                if item.decision.action == IN_SYNC:
+                    retried = item.stats.retries > retries_before
+                    self._finish(item, CREATE if retried else IN_SYNC,
+                                 d.reason if retried else "in sync (the listing had not caught up)",
+                                 value=payload if retried else None)
                     return
                 await self._write(item, value, retry_on_exists=False)
                 return

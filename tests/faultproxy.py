@@ -56,6 +56,8 @@ class Faults:
     quotas: dict[str, Bucket] = field(default_factory=dict)  # "write" | "list" | "batch" -> bucket
     deny: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # op -> (status, code, message)
     only_ops: frozenset[str] | None = None  # random faults only for these ops
+    # ListSecrets lags on AWS: secrets with these names are left out of its answers
+    hide_from_list: frozenset[str] = frozenset()
     seed: int | None = None
 
 
@@ -175,9 +177,9 @@ class FaultProxy:
             if roll < f.stall:
                 self.injected["stall"] += 1
                 time.sleep(f.stall_seconds)
-        return self._forward(h, body)
+        return self._forward(h, body, hide=f.hide_from_list if op == "ListSecrets" else frozenset())
 
-    def _forward(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset()) -> None:
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
@@ -186,6 +188,10 @@ class FaultProxy:
             data = resp.read()
         finally:
             conn.close()
+        if hide and resp.status == 200:
+            doc = json.loads(data)
+            doc["SecretList"] = [e for e in doc.get("SecretList", []) if e.get("Name") not in hide]
+            data = json.dumps(doc).encode()
         h.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("content-length", "connection", "transfer-encoding", "keep-alive", "server",

@@ -325,3 +325,44 @@ def test_named_profile_identity(aws, proxy, write_manifest, run_cli, tmp_path, m
     assert code == 0, report
     assert report["items"][0]["destination"]["region"] == "us-east-1"
     assert aws.value("dr/db/password", "us-east-1") == "v1"
+
+
+def test_listing_lag_is_confirmed_before_anything_is_written(aws, proxy, write_manifest, run_cli):
+    # GIVEN a converged copy, and a ListSecrets that has not caught up with either side yet
+    aws.create("prod/db/password", "v1")
+    path = write_manifest(BASIC.split("  - id: api")[0])
+    assert run_cli("run", str(path))[0] == 0
+    proxy.faults.hide_from_list = frozenset({"prod/db/password", "dr/db/password"})
+    proxy.calls.clear()
+    # WHEN we run
+    code, report, _ = run_cli("run", str(path))
+    # THEN the source is found with DescribeSecret; the "missing" destination is created with the
+    # same deterministic token, which AWS (and moto) ignore as a repeat: no new version appears
+    assert code == 0, report
+    assert report["items"][0]["action"] in ("in_sync", "create")
+    assert proxy.calls["secretsmanager.PutSecretValue"] == 0
+    assert proxy.calls["secretsmanager.DescribeSecret"] >= 1
+    assert len(aws.describe("dr/db/password", "us-west-2")["VersionIdsToStages"]) == 1
+
+
+def test_only_a_current_value_is_written_after_a_stage_move(aws, proxy, write_manifest, run_cli):
+    # GIVEN a source whose new version was staged and then made current with UpdateSecretVersionStage
+    # (moto's batch read then returns the old version, its stages without AWSCURRENT)
+    for i in range(3):
+        aws.create(f"prod/api/k{i}", f"old-{i}")
+    path = write_manifest(BASIC.split("  - id: api")[1].join(["version: 1\ndefaults:\n  source: {region: us-east-1}\n"
+                                                             "  destination: {region: us-west-2}\nmappings:\n"
+                                                             "  - id: api", ""]))
+    sm = aws.sm()
+    for i in range(3):
+        old = next(k for k, v in sm.describe_secret(SecretId=f"prod/api/k{i}")["VersionIdsToStages"].items()
+                   if "AWSCURRENT" in v)
+        new = sm.put_secret_value(SecretId=f"prod/api/k{i}", SecretString=f"new-{i}", VersionStages=["STAGED"])
+        sm.update_secret_version_stage(SecretId=f"prod/api/k{i}", VersionStage="AWSCURRENT",
+                                       MoveToVersionId=new["VersionId"], RemoveFromVersionId=old)
+    code, report, _ = run_cli("run", str(path))
+    # THEN every destination holds the current value
+    assert code == 0, report
+    for i in range(3):
+        assert aws.value(f"dr/api/k{i}", "us-west-2") == f"new-{i}"
+        assert aws.value(f"dr/api/k{i}", "eu-west-1") == f"new-{i}"
