@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -19,7 +19,7 @@ import anyio
 
 from . import _variables
 from ._backend import Backend, CallStats, Endpoint, ItemStats, current_item
-from ._constants import BATCH_GET_MAX_IDS, LIST_FILTER_MAX_VALUES, LIST_SECRETS_PAGE_SIZE, STAGE_CURRENT
+from ._constants import BATCH_GET_MAX_IDS, STAGE_CURRENT
 from ._exceptions import (
     AlreadyExistsError,
     BackendError,
@@ -29,6 +29,7 @@ from ._exceptions import (
     NotFoundError,
     TransformError,
 )
+from ._listing import filter_plan
 from ._manifest import DestinationSpec, Identity, Manifest, MappingSpec
 from ._planner import (
     CONFLICT,
@@ -46,9 +47,10 @@ from ._planner import (
     refine_reason,
     version_token,
 )
+from ._reader import ValueReader
 from ._report import ItemResult, Report
 from ._transform import Transform, build_transform
-from ._types import SecretMeta, SecretValue, same_source
+from ._types import SecretMeta, SecretValue, name_from_id, same_source
 
 log = logging.getLogger("reconciler")
 
@@ -150,7 +152,7 @@ class _Run:
         self._only: dict[str, list[str]] = {}  # mapping id -> source names a change event named
         self.done = 0
         self._transforms: dict[Any, Transform | ItemError] = {}
-        self._readers: dict[tuple[str, str], _ValueReader] = {}
+        self._readers: dict[tuple[str, str], ValueReader] = {}
         self._list_limiter = anyio.CapacityLimiter(self.concurrency)  # listing calls in flight
 
     # --- top level -----------------------------------------------------------------------------
@@ -270,7 +272,7 @@ class _Run:
                 if same_source(ev_id, m.source.name):
                     return True
                 continue
-            name = _name_from_id(ev_id)
+            name = name_from_id(ev_id)
             if m.source.prefix and name.startswith(m.source.name) and name != m.source.name:
                 names.append(name)
             elif not m.source.prefix and name == m.source.name:
@@ -294,7 +296,7 @@ class _Run:
                     continue
                 names = scope.exact - set(scope.found) if only_new else set(scope.exact)
                 prefixes = set() if only_new else set(scope.prefixes)
-                for values in _filter_plan(names, prefixes):
+                for values in filter_plan(names, prefixes):
                     tg.start_soon(self._list_one, scope, values)
 
     async def _list_one(self, scope: _Scope, values: list[str] | None) -> None:
@@ -541,10 +543,10 @@ class _Run:
             item.stats.attempts += item0.stats.attempts
         return value
 
-    def _reader(self, endpoint: Endpoint) -> _ValueReader:
+    def _reader(self, endpoint: Endpoint) -> ValueReader:
         key = (endpoint.identity.key, endpoint.region)
         if key not in self._readers:
-            self._readers[key] = _ValueReader(endpoint)
+            self._readers[key] = ValueReader(endpoint)
         return self._readers[key]
 
     async def _plan_item(self, item: _Item, value: SecretValue | None) -> None:
@@ -696,80 +698,6 @@ class _Run:
                                           "action": action, "reason": reason, "error_type": err_type})
 
 
-class _ValueReader:
-    """Reads source values in one endpoint with BatchGetSecretValue, 20 ids a call.
-
-    The feeder announces the sources of the units it queues (``prefetch``); when a worker needs
-    a value that is still pending, one call fetches it together with up to 19 announced after
-    it. So a bulk migration reads 20 values a call, while at most the queued units' values are
-    held in memory.
-    """
-
-    def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
-        self._pending: dict[str, None] = {}  # announced, not yet requested from AWS (ordered)
-        self._slots: dict[str, _Slot] = {}
-
-    def prefetch(self, secret_id: str) -> None:
-        slot = self._slots.get(secret_id)
-        if slot is None:
-            slot = self._slots[secret_id] = _Slot()
-            self._pending[secret_id] = None
-        slot.refs += 1
-
-    async def get(self, secret_id: str) -> SecretValue:
-        if secret_id not in self._slots:
-            self.prefetch(secret_id)
-        slot = self._slots[secret_id]
-        try:
-            if secret_id in self._pending:
-                await self._fetch(secret_id)
-            await slot.event.wait()
-        finally:
-            slot.refs -= 1
-            if slot.refs <= 0 and slot.event.is_set():
-                self._slots.pop(secret_id, None)
-        if slot.error is not None:
-            raise slot.error
-        assert slot.value is not None
-        return slot.value
-
-    async def _fetch(self, first: str) -> None:
-        ids = [first, *[sid for sid in self._pending if sid != first][: BATCH_GET_MAX_IDS - 1]]
-        for sid in ids:
-            self._pending.pop(sid, None)
-        batch = [(sid, self._slots[sid]) for sid in ids]
-        try:
-            results: dict[str, SecretValue | BackendError] = await self.endpoint.get_values(ids)
-        except (BackendError, DeadlineExceeded) as exc:
-            for _, slot in batch:
-                slot.error = exc
-                slot.event.set()
-            return
-        except BaseException:
-            for _, slot in batch:
-                slot.error = BackendError("value read abandoned")
-                slot.event.set()
-            raise
-        for sid, slot in batch:
-            r = results.get(sid)
-            if isinstance(r, SecretValue):
-                slot.value = r
-            else:
-                slot.error = r or NotFoundError("not returned by BatchGetSecretValue")
-            slot.event.set()
-
-
-class _Slot:
-    __slots__ = ("error", "event", "refs", "value")
-
-    def __init__(self) -> None:
-        self.refs = 0
-        self.event = anyio.Event()
-        self.value: SecretValue | None = None
-        self.error: BaseException | None = None
-
-
 def _used_variables(m: MappingSpec) -> tuple[str, ...]:
     names: set[str] = set()
     for step in m.steps:
@@ -778,84 +706,6 @@ def _used_variables(m: MappingSpec) -> tuple[str, ...]:
         for _, v in step.assignments:
             names.update(_variables.references(str(v)))
     return tuple(sorted(names))
-
-
-PAGE_TARGET = LIST_SECRETS_PAGE_SIZE - 10  # names per listing call we aim for (room for strays)
-EXACT_BELOW = 4  # this few names under one prefix are asked for by their own names
-
-
-def _filter_plan(exact: Iterable[str], prefixes: Iterable[str]) -> list[list[str]]:
-    """Choose ListSecrets name filters covering ``exact`` names and ``prefixes`` in few, parallel calls.
-
-    Name filters are prefix matches, 10 values a call, 100 secrets a page. The sorted names are
-    split along a trie until each prefix covers at most about one page; tiny groups keep their exact
-    names. Neighbouring prefixes are then packed into one call while the call stays within a page,
-    so every call is about one page and all of them can run at once (pages of one call cannot).
-    """
-    wanted = sorted(set(exact))
-    roots = sorted(set(prefixes))
-    values: list[tuple[str, int]] = [(p, PAGE_TARGET) for p in _reduce(roots)]
-    covered = [n for n in wanted if not any(n.startswith(p) for p in roots)] if roots else wanted
-    values += _partition(covered, 0, len(covered))
-    values.sort()
-    calls: list[list[str]] = []
-    size = 0
-    for value, count in values:
-        if calls and len(calls[-1]) < LIST_FILTER_MAX_VALUES and size + count <= PAGE_TARGET:
-            calls[-1].append(value)
-            size += count
-        else:
-            calls.append([value])
-            size = count
-    return calls
-
-
-def _reduce(values: list[str]) -> list[str]:
-    out: list[str] = []
-    for v in sorted(values):
-        if not out or not v.startswith(out[-1]):
-            out.append(v)
-    return out
-
-
-def _common_prefix(a: str, b: str) -> str:
-    i = 0
-    while i < min(len(a), len(b)) and a[i] == b[i]:
-        i += 1
-    return a[:i]
-
-
-def _partition(names: list[str], lo: int, hi: int) -> list[tuple[str, int]]:
-    count = hi - lo
-    if count == 0:
-        return []
-    if count < EXACT_BELOW:
-        return [(n, 1) for n in names[lo:hi]]
-    lcp = _common_prefix(names[lo], names[hi - 1])  # sorted: the ends bound the common prefix
-    if count <= PAGE_TARGET and lcp:
-        return [(lcp, count)]
-    out: list[tuple[str, int]] = []
-    depth = len(lcp)
-    i = lo
-    while i < hi and len(names[i]) == depth:  # a name that is the prefix itself
-        out.append((names[i], 1))
-        i += 1
-    while i < hi:
-        j = i
-        while j < hi and names[j][depth] == names[i][depth]:
-            j += 1
-        out += _partition(names, i, j)
-        i = j
-    return out
-
-
-def _name_from_id(secret_id: str) -> str:
-    """A secret name from a name or an ARN (whose name carries AWS's 6-character suffix)."""
-    if not secret_id.startswith("arn:"):
-        return secret_id
-    name = secret_id.split(":secret:", 1)[-1]
-    head, sep, tail = name.rpartition("-")
-    return head if sep and len(tail) == 6 else name
 
 
 def _to_anyio(deadline: float | None) -> float:

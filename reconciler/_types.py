@@ -49,6 +49,13 @@ class SecretValue:
         return len((self.string or "").encode("utf-8"))
 
 
+def name_from_id(secret_id: str) -> str:
+    """A secret's name from its name or its ARN (whose name carries AWS's 6-character suffix)."""
+    if not secret_id.startswith("arn:"):
+        return secret_id
+    return _strip_suffix(secret_id).split(":secret:", 1)[-1]
+
+
 def same_source(arn_a: str, arn_b: str) -> bool:
     """Two secret ARNs name the same source: same partition, account, region and name.
 
