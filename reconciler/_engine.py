@@ -120,7 +120,7 @@ class _Scope:
     """What must be observed in one (identity, region)."""
 
     endpoint: Endpoint | None
-    error: BackendError | None = None
+    error: BackendError | DeadlineExceeded | None = None
     exact: set[str] = field(default_factory=set)
     prefixes: set[str] = field(default_factory=set)
     found: dict[str, SecretMeta] = field(default_factory=dict)
@@ -308,9 +308,10 @@ class _Run:
                         scope.found[meta.name] = meta
                     else:
                         scope.found.setdefault(meta.name, meta)
-        except BackendError as exc:
+        except (BackendError, DeadlineExceeded) as exc:
             scope.error = scope.error or exc
-            log.error("listing failed", extra={"endpoint": repr(scope.endpoint), "error_type": exc.type})
+            log.error("listing failed", extra={"endpoint": repr(scope.endpoint),
+                                               "error_type": getattr(exc, "type", "DeadlineExceeded")})
 
     async def _describe_missing_sources(self, scopes: list[_Scope],
                                         arn_sources: dict[str, tuple[_Scope, str]]) -> None:
@@ -321,7 +322,7 @@ class _Run:
                 return
             try:
                 meta = await scope.endpoint.describe(secret_id)
-            except BackendError as exc:
+            except (BackendError, DeadlineExceeded) as exc:
                 scope.error = scope.error or exc
                 return
             if meta is not None:
@@ -377,7 +378,7 @@ class _Run:
         for scope_, ep in ((src_scope, src_ep), (scope, dest_ep)):
             if ep is None or scope_.error is not None:
                 err = scope_.error or BackendError("endpoint unavailable")
-                self._finish(item, FAILED, "cannot observe the endpoint", error=err)
+                self._fail_or_defer(item, "cannot observe the endpoint", err)
                 return item
         return item
 

@@ -55,6 +55,8 @@ class Faults:
     stall_seconds: float = 30.0
     quotas: dict[str, Bucket] = field(default_factory=dict)  # "write" | "list" | "batch" -> bucket
     deny: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # op -> (status, code, message)
+    # op -> answers for its next calls, one used per call: deterministic transient faults
+    fail_next: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     only_ops: frozenset[str] | None = None  # random faults only for these ops
     # ListSecrets lags on AWS: secrets with these names are left out of its answers
     hide_from_list: frozenset[str] = frozenset()
@@ -148,6 +150,12 @@ class FaultProxy:
             status, code, message = f.deny[op]
             self.injected["deny"] += 1
             return _error(h, service, status, code, message)
+        with self._lock:
+            queued = f.fail_next.get(op)
+            answer = queued.pop(0) if queued else None
+        if answer is not None:
+            self.injected["fail_next"] += 1
+            return _error(h, service, *answer)
         eligible = service == "secretsmanager" and (f.only_ops is None or op in f.only_ops)
         if eligible:
             cls = "write" if op in WRITE_OPS else QUOTA_CLASS.get(op)

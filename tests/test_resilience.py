@@ -43,10 +43,25 @@ def test_throttle_storm_and_5xx_still_converge(aws, proxy, write_manifest, run_c
     # THEN every item converges, and the retries are counted per item
     assert code == 0, report["totals"]
     assert report["totals"]["create"] == 40
-    assert proxy.injected["throttle"] > 0 and proxy.injected["5xx"] > 0
+    assert proxy.injected["throttle"] > 0  # 30% of well over 40 calls: never zero in practice
     assert sum(i["attempts"] for i in report["items"]) > 40
     proxy.faults.throttle = proxy.faults.error_5xx = 0
     assert_converged(aws, 40)
+
+
+def test_each_transient_answer_is_retried(aws, proxy, write_manifest, run_cli):
+    # GIVEN the next CreateSecret calls answered with every kind of transient error in turn
+    seed(aws, 1)
+    path = write_manifest(many(1))
+    proxy.faults.fail_next["CreateSecret"] = [
+        (500, "InternalServiceError", "boom"), (503, "ServiceUnavailable", ""), (400, "ThrottlingException", "Rate"),
+        (400, "TooManyRequestsException", "slow down"), (400, "RequestLimitExceeded", "limit"),
+    ]
+    code, report, _ = run_cli("run", str(path))
+    # THEN the sixth attempt succeeds and the item says how many it took
+    assert code == 0, report
+    assert proxy.calls["secretsmanager.CreateSecret"] == 6
+    assert report["items"][0]["attempts"] >= 6
 
 
 def test_connection_resets_and_stalls_are_retried(aws, proxy, write_manifest, run_cli):
@@ -286,3 +301,15 @@ def test_operator_rate_ceiling_paces_writes_without_throttles(aws, proxy, write_
     assert code == 0 and report["totals"]["create"] == 12
     assert proxy.injected["quota"] == 0
     assert time.monotonic() - t0 >= 11 / 5 * 0.9
+
+
+def test_deadline_during_observation_defers_everything(aws, proxy, write_manifest, run_cli):
+    # GIVEN an endpoint so slow that the deadline passes while the secrets are still being listed
+    seed(aws, 3)
+    path = write_manifest(many(3))
+    # (3 s a request: the run's calls stop at the deadline plus its 5 s grace, mid-listing)
+    proxy.faults.latency = 3.0
+    code, report, _ = run_cli("run", str(path), "--deadline", "0.5")
+    # THEN nothing fails and nothing is written: every item is deferred to the next run
+    assert code == 1
+    assert report["totals"]["deferred"] == 3 and report["totals"]["failed"] == 0
