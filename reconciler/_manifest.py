@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from ._constants import (
     DEFAULT_NAMESPACE,
     DEFAULT_OWNER,
     MAX_CONCURRENCY,
+    MAX_TAGS_PER_SECRET,
     QUOTA_LIST_RPS,
     QUOTA_WRITE_RPS,
     READ_TIMEOUT,
@@ -35,6 +37,8 @@ from ._exceptions import ManifestError
 from ._transform import JsonPathSyntaxError, SedSyntaxError, StepSpec, build_transform
 
 ARN_PREFIX = "arn:"
+TAG_KEY_PATTERN = r"^[\w .:/=+\-@]+$"
+TAG_VALUE_PATTERN = r"^[\w .:/=+\-@]*$"
 _PLACEHOLDERS = {  # stand-ins for built-ins while validating; real values come at run time
     "REGION": "us-east-1", "SOURCE_REGION": "us-east-1", "SECRET_NAME": "placeholder/name",
     "DEST_SECRET_NAME": "placeholder/name", "ACCOUNT_ID": "123456789012", "SOURCE_ACCOUNT_ID": "123456789012",
@@ -87,7 +91,7 @@ class Timeouts(_Strict):
 
 class Settings(_Strict):
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
-    owner: str = Field(DEFAULT_OWNER, min_length=1, max_length=256)
+    owner: str = Field(DEFAULT_OWNER, min_length=1, max_length=256, pattern=TAG_VALUE_PATTERN)
     on_existing: Literal["fail", "adopt"] = "fail"
     retry: RetrySettings = RetrySettings()
     metrics: MetricsSettings = MetricsSettings()
@@ -111,6 +115,21 @@ class _EndpointBase(_Strict):
 class _DestExtras(_Strict):
     kms_key_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        # Secrets Manager's tag rules, checked here rather than failing every CreateSecret
+        for key, value in tags.items():
+            if not re.fullmatch(TAG_KEY_PATTERN, key) or len(key) > 128 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r}: 1-128 letters, digits, spaces or _.:/=+-@, not starting with aws:")
+            if key.startswith("reconciler:"):
+                raise ValueError(f"tag key {key!r}: reconciler: tags are the reconciler's own")
+            if not re.fullmatch(TAG_VALUE_PATTERN, value) or len(value) > 256:
+                raise ValueError(f"tag {key!r}: the value may have up to 256 letters, digits, spaces or _.:/=+-@")
+        if len(tags) > MAX_TAGS_PER_SECRET - 3:
+            raise ValueError(f"at most {MAX_TAGS_PER_SECRET - 3} tags (the reconciler adds 3 of its own)")
+        return tags
     description: str | None = Field(None, max_length=2048)
     variables: dict[str, str] = Field(default_factory=dict)
 

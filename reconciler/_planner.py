@@ -6,11 +6,14 @@ a suspected drift, and again after the source value (and so its real VersionId) 
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 
 from ._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE, TOKEN_NAMESPACE
 from ._types import SecretMeta, same_source
+
+_TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 
 CREATE = "create"
 UPDATE = "update"
@@ -44,7 +47,9 @@ class Desired:
     description: str | None = None
 
     def tags(self, source_arn: str) -> dict[str, str]:
-        return {**self.extra_tags, TAG_OWNER: self.owner, TAG_SOURCE: source_arn, TAG_MAPPING: self.mapping_id}
+        # a default mapping id is the source name, "*" included: not a valid tag value in AWS
+        mapping = _TAG_UNSAFE.sub("_", self.mapping_id)[:256]
+        return {**self.extra_tags, TAG_OWNER: self.owner, TAG_SOURCE: source_arn, TAG_MAPPING: mapping}
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def test_migration_then_steady_state(aws, proxy, write_manifest, run_cli):
     tags = aws.tags("dr/api/key1", "eu-west-1")
     assert tags["reconciler:owner"] == "secrets-reconciler"
     assert tags["reconciler:mapping"] == "api"
+    assert aws.tags("dr/api/key1", "eu-west-1")["reconciler:mapping"] == "api"
     assert tags["reconciler:source"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api/key1-")
     # each source read once however many destinations it has
     assert report["api_calls"].get("secretsmanager.GetSecretValue", 0) + \

@@ -228,3 +228,20 @@ def test_runtime_transform_failures_fail_only_their_item(aws, proxy, write_manif
     assert by_id["big"]["action"] == "failed" and "65536" in by_id["big"]["error"]["message"]
     assert by_id["b"]["action"] == "create"
     assert not aws.exists("dr/a", "us-west-2") and not aws.exists("dr/big", "us-west-2")
+
+
+@pytest.mark.parametrize("tags, why", [
+    ("{'a*b': x}", "tag key"), ("{aws:thing: x}", "tag key"), ("{reconciler:owner: x}", "reconciler: tags"),
+    ("{ok: 'bad*value'}", "the value may have"),
+])
+def test_destination_tags_follow_aws_rules(tags, why):
+    text = f"version: 1\nmappings: [{{source: a, destination: {{name: b, region: us-west-2, tags: {tags}}}}}]\n"
+    with pytest.raises(ManifestError, match=why):
+        parse_manifest(text, origin="m.yaml", base_dir=None)
+
+
+def test_default_mapping_id_of_a_prefix_mapping_is_a_valid_tag_value():
+    from reconciler._planner import Desired
+
+    tags = Desired(owner="o", mapping_id="prod/api/*", on_existing="fail").tags("arn")
+    assert tags["reconciler:mapping"] == "prod/api/_"
