@@ -37,6 +37,7 @@ from ._exceptions import ManifestError
 from ._transform import JsonPathSyntaxError, SedSyntaxError, StepSpec, build_transform
 
 ARN_PREFIX = "arn:"
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")  # what Secrets Manager accepts as a name
 TAG_KEY_PATTERN = r"^[\w .:/=+\-@]+$"
 TAG_VALUE_PATTERN = r"^[\w .:/=+\-@]*$"
 _PLACEHOLDERS = {  # stand-ins for built-ins while validating; real values come at run time
@@ -398,6 +399,8 @@ def _expand(model: ManifestModel, origin: str, base_dir: Path | None, problems: 
                 source = SourceRef(source.name, parts[3], source.identity)
         if "*" in source.name:
             problem("source.name", "'*' may only be the last character")
+        elif not source.is_arn and not _SECRET_NAME.fullmatch(source.name + ("x" if source.prefix else "")):
+            problem("source.name", "a secret name has 1-512 letters, digits and /_+=.@- only")
 
         dests_in = m.destinations if m.destinations is not None else [m.destination]
         dests: list[DestinationSpec] = []
@@ -427,9 +430,13 @@ def _expand(model: ManifestModel, origin: str, base_dir: Path | None, problems: 
                 side = "destination" if star >= 0 else "source"
                 problem(f"{fname}.name", f"'*' appears on one side only (the {side}); use it on both or neither")
             name_vars = {**dict(dest.variables), **{k: _PLACEHOLDERS[k] for k in _NAME_BUILTINS}}
-            for ref in _variables.references(d.name):
-                if ref not in name_vars:
-                    problem(f"{fname}.name", str(_variables.UndefinedVariable(ref, name_vars)))
+            try:
+                expanded = _variables.expand(d.name, name_vars).removesuffix("*")
+                if "*" not in expanded and not _SECRET_NAME.fullmatch(expanded or "x"):
+                    problem(f"{fname}.name", f"{expanded!r} is not a secret name: 1-512 letters, digits and "
+                                             "/_+=.@- only (after variables)")
+            except _variables.UndefinedVariable as exc:
+                problem(f"{fname}.name", str(exc))
             dests.append(dest)
 
         steps = _steps(m, base_dir, problem)

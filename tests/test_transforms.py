@@ -245,3 +245,15 @@ def test_default_mapping_id_of_a_prefix_mapping_is_a_valid_tag_value():
 
     tags = Desired(owner="o", mapping_id="prod/api/*", on_existing="fail").tags("arn")
     assert tags["reconciler:mapping"] == "prod/api/_"
+
+
+@pytest.mark.parametrize("source, dest, why", [
+    ("bad name", "ok", "source.name': a secret name"),
+    ("ok", "dr/${V}", "is not a secret name"),
+    ("ok", "dr/a#b", "is not a secret name"),
+])
+def test_secret_names_follow_aws_rules(source, dest, why):
+    text = (f"version: 1\nvariables: {{V: 'has space'}}\n"
+            f"mappings: [{{source: '{source}', destination: {{name: '{dest}', region: us-west-2}}}}]\n")
+    with pytest.raises(ManifestError, match=why):
+        parse_manifest(text, origin="m.yaml", base_dir=None)
