@@ -477,7 +477,14 @@ class _Run:
                     for item in unit:
                         self._finish(item, DEFERRED, "not started before the deadline or stop signal")
                 else:
-                    await self._process_unit(unit)
+                    try:
+                        await self._process_unit(unit)
+                    except Exception as exc:  # a bug must not stop the other items, nor leak a value
+                        log.error("internal error", extra={"mapping": unit[0].mapping.id,
+                                                           "exception_type": exc.__class__.__name__})
+                        for item in unit:
+                            self._finish(item, FAILED, "internal error",
+                                         error=ItemError(f"internal error ({exc.__class__.__name__})"))
                 self._progress(total)
 
     async def _process_unit(self, unit: list[_Item]) -> None:
@@ -514,8 +521,8 @@ class _Run:
         token = current_item.set(item.stats)
         try:
             item.dest = await item.dest_endpoint.describe(item.dest.arn if item.dest else item.dest_name)
-        except BackendError as exc:
-            self._finish(item, FAILED, "could not read the destination", error=exc)
+        except (BackendError, DeadlineExceeded) as exc:
+            self._fail_or_defer(item, "could not read the destination", exc)
             return
         finally:
             current_item.reset(token)
