@@ -1,6 +1,7 @@
 """A fault-injecting HTTP proxy for the tests: sits in front of the moto server.
 
-It forwards every request unchanged unless a rule says otherwise, and can add latency, throttle
+It forwards every request unchanged unless a rule says otherwise, answers as AWS does where moto
+does not (a write to a secret scheduled for deletion fails), and can add latency, throttle
 by probability or by per-API token-bucket quotas (AWS's real error bodies), answer 5xx, reset or
 stall connections, or deny an operation. It counts requests per operation, which is how tests
 assert API call counts without patching anything.
@@ -26,6 +27,7 @@ WRITE_OPS = frozenset({
     "RestoreSecret", "TagResource", "UntagResource", "RotateSecret", "PutResourcePolicy",
 })
 QUOTA_CLASS = {"ListSecrets": "list", "BatchGetSecretValue": "batch"}
+_REFUSED_WHEN_DELETED = frozenset({"PutSecretValue", "UpdateSecretVersionStage", "UpdateSecret"})
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Faults:
     only_ops: frozenset[str] | None = None  # random faults only for these ops
     # ListSecrets lags on AWS: secrets with these names are left out of its answers
     hide_from_list: frozenset[str] = frozenset()
+    # Answer as AWS does where moto does not: a write to a secret scheduled for deletion fails.
+    aws_semantics: bool = True
     seed: int | None = None
 
 
@@ -156,6 +160,12 @@ class FaultProxy:
         if answer is not None:
             self.injected["fail_next"] += 1
             return _error(h, service, *answer)
+        if f.aws_semantics and service == "secretsmanager" and op in _REFUSED_WHEN_DELETED:
+            secret_id = json.loads(body or b"{}").get("SecretId")
+            if secret_id and self._scheduled_for_deletion(h, secret_id):
+                self.injected["aws_semantics"] += 1
+                return _error(h, service, 400, "InvalidRequestException",
+                              "You can't perform this operation on the secret because it was marked for deletion.")
         eligible = service == "secretsmanager" and (f.only_ops is None or op in f.only_ops)
         if eligible:
             cls = "write" if op in WRITE_OPS else QUOTA_CLASS.get(op)
@@ -186,6 +196,20 @@ class FaultProxy:
                 self.injected["stall"] += 1
                 time.sleep(f.stall_seconds)
         return self._forward(h, body, hide=f.hide_from_list if op == "ListSecrets" else frozenset())
+
+    def _scheduled_for_deletion(self, h: BaseHTTPRequestHandler, secret_id: str) -> bool:
+        # Ask moto itself, with the caller's headers (moto reads account and region from them).
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive",
+                                                                          "content-length", "x-amz-target")}
+        headers["X-Amz-Target"] = "secretsmanager.DescribeSecret"
+        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            conn.request("POST", "/", body=json.dumps({"SecretId": secret_id}), headers=headers)
+            resp = conn.getresponse()
+            doc = json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+        return resp.status == 200 and doc.get("DeletedDate") is not None
 
     def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset()) -> None:
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)

@@ -313,3 +313,15 @@ def test_deadline_during_observation_defers_everything(aws, proxy, write_manifes
     # THEN nothing fails and nothing is written: every item is deferred to the next run
     assert code == 1
     assert report["totals"]["deferred"] == 3 and report["totals"]["failed"] == 0
+
+
+def test_proxy_refuses_writes_to_deleted_secrets_as_aws_does(aws, proxy):
+    # The proxy's AWS semantics, checked directly: moto alone would accept this write.
+    import boto3
+
+    aws.create("x/deleted", "v")
+    aws.sm().delete_secret(SecretId="x/deleted", RecoveryWindowInDays=7)
+    client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=proxy.url)
+    with pytest.raises(client.exceptions.InvalidRequestException):
+        client.put_secret_value(SecretId="x/deleted", SecretString="w")
+    assert len(aws.describe("x/deleted")["VersionIdsToStages"]) == 1
