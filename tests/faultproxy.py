@@ -62,6 +62,8 @@ class Faults:
     only_ops: frozenset[str] | None = None  # random faults only for these ops
     # ListSecrets lags on AWS: secrets with these names are left out of its answers
     hide_from_list: frozenset[str] = frozenset()
+    # ListSecrets lags on AWS: these secrets are listed with these (older) versions
+    stale_versions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # Answer as AWS does where moto does not: a write to a secret scheduled for deletion fails.
     aws_semantics: bool = True
     seed: int | None = None
@@ -195,7 +197,9 @@ class FaultProxy:
             if roll < f.stall:
                 self.injected["stall"] += 1
                 time.sleep(f.stall_seconds)
-        return self._forward(h, body, hide=f.hide_from_list if op == "ListSecrets" else frozenset())
+        if op == "ListSecrets":
+            return self._forward(h, body, hide=f.hide_from_list, stale=f.stale_versions)
+        return self._forward(h, body)
 
     def _scheduled_for_deletion(self, h: BaseHTTPRequestHandler, secret_id: str) -> bool:
         # Ask moto itself, with the caller's headers (moto reads account and region from them).
@@ -211,7 +215,8 @@ class FaultProxy:
             conn.close()
         return resp.status == 200 and doc.get("DeletedDate") is not None
 
-    def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset()) -> None:
+    def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset(),
+                 stale: dict[str, dict[str, list[str]]] | None = None) -> None:
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
@@ -220,9 +225,12 @@ class FaultProxy:
             data = resp.read()
         finally:
             conn.close()
-        if hide and resp.status == 200:
+        if (hide or stale) and resp.status == 200:
             doc = json.loads(data)
             doc["SecretList"] = [e for e in doc.get("SecretList", []) if e.get("Name") not in hide]
+            for entry in doc["SecretList"]:
+                if stale and entry.get("Name") in stale:
+                    entry["SecretVersionsToStages"] = stale[entry["Name"]]
             data = json.dumps(doc).encode()
         h.send_response(resp.status)
         for k, v in resp.getheaders():

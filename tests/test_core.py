@@ -367,3 +367,24 @@ def test_only_a_current_value_is_written_after_a_stage_move(aws, proxy, write_ma
     for i in range(3):
         assert aws.value(f"dr/api/k{i}", "us-west-2") == f"new-{i}"
         assert aws.value(f"dr/api/k{i}", "eu-west-1") == f"new-{i}"
+
+
+def test_stale_listing_of_a_destination_is_confirmed_and_nothing_is_written(aws, proxy, write_manifest, run_cli):
+    # GIVEN a source rotation that was already copied, and a ListSecrets that still shows the
+    # destination's versions from before that copy
+    aws.create("prod/db/password", "v1")
+    path = write_manifest(BASIC.split("  - id: api")[0])
+    assert run_cli("run", str(path))[0] == 0
+    before = aws.describe("dr/db/password", "us-west-2")["VersionIdsToStages"]
+    aws.put("prod/db/password", "v2")
+    assert run_cli("run", str(path))[0] == 0
+    proxy.faults.stale_versions = {"dr/db/password": before}
+    proxy.calls.clear()
+    # WHEN we run again
+    code, report, _ = run_cli("run", str(path))
+    # THEN DescribeSecret shows the destination is in sync: no value read, nothing written
+    assert code == 0 and report["items"][0]["action"] == "in_sync"
+    assert proxy.calls["secretsmanager.DescribeSecret"] == 1
+    writes = [k for k in proxy.calls if k.split(".")[1] in ("PutSecretValue", "UpdateSecretVersionStage",
+                                                             "CreateSecret", "BatchGetSecretValue", "GetSecretValue")]
+    assert writes == []

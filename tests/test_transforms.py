@@ -257,3 +257,23 @@ def test_secret_names_follow_aws_rules(source, dest, why):
             f"mappings: [{{source: '{source}', destination: {{name: '{dest}', region: us-west-2}}}}]\n")
     with pytest.raises(ManifestError, match=why):
         parse_manifest(text, origin="m.yaml", base_dir=None)
+
+
+def test_runaway_rule_fails_only_its_item_end_to_end(aws, proxy, write_manifest, run_cli):
+    aws.create("prod/slow", ("a" * 60 + "b\n") * 1000)
+    aws.create("prod/fine", "ok")
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - {id: slow, source: prod/slow, destination: dr/slow, transform: [{sed: "s/(a|aa)+b$/x/"}]}
+          - {id: fine, source: prod/fine, destination: dr/fine, transform: [{sed: "s/(a|aa)+b$/x/"}]}
+    """)
+    t0 = time.monotonic()
+    code, report, _ = run_cli("run", str(path))
+    assert time.monotonic() - t0 < 20
+    by_id = {i["mapping"]: i for i in report["items"]}
+    assert code == 1
+    assert by_id["slow"]["action"] == "failed" and "time limit" in by_id["slow"]["error"]["message"]
+    assert "transform[0] (sed)" in by_id["slow"]["error"]["message"]
+    assert by_id["fine"]["action"] == "create" and not aws.exists("dr/slow", "us-west-2")
