@@ -165,7 +165,9 @@ class _Run:
             self.default_region = default_region or ""
             await self._observe_and_expand(mappings)
             await self._converge()
-        self.report.items = [i.result for i in self.items if i.result is not None]
+        # manifest order, then source and destination: stable across runs, easy to diff in CI
+        ordered = sorted(self.items, key=lambda i: (i.mapping.index, i.source_name, i.dest_region, i.dest_name))
+        self.report.items = [i.result for i in ordered if i.result is not None]
         self.report.api_calls = dict(self.stats.calls)
         self.report.retries = dict(self.stats.retries)
         self.report.throttles = dict(self.stats.throttles)
@@ -256,9 +258,27 @@ class _Run:
             if item.result is None:
                 scope = scopes[(item.dest_spec.identity.key, item.dest_region)]
                 item.dest = scope.found.get(item.dest_name)
+        self._refuse_shared_destinations(pending)
         if self.options.retry_failed is not None:
             pending = [i for i in pending if i.key in self.options.retry_failed]
         self.items = pending
+
+    def _refuse_shared_destinations(self, items: list[_Item]) -> None:
+        """Two items writing one destination would overwrite each other run after run.
+
+        The manifest check catches this where accounts are known at load; with profiles or the
+        default chain the accounts are known only now.
+        """
+        by_place: dict[tuple[str, str, str], list[_Item]] = defaultdict(list)
+        for item in items:
+            if item.result is None:
+                by_place[(item.dest_name, item.dest_region, item.dest_account)].append(item)
+        for (name, region, account), group in by_place.items():
+            if len(group) > 1:
+                ids = ", ".join(sorted({f"{i.mapping.id} ({i.source_name})" for i in group}))
+                for item in group:
+                    self._finish(item, FAILED, "more than one mapping writes this destination",
+                                 error=ItemError(f"{name} in {region}, account {account}, is written by: {ids}"))
 
     def _restrict(self, m: MappingSpec) -> bool:
         """Does a change event name this mapping's source? Remember which names, for prefixes."""

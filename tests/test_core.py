@@ -388,3 +388,26 @@ def test_stale_listing_of_a_destination_is_confirmed_and_nothing_is_written(aws,
     writes = [k for k in proxy.calls if k.split(".")[1] in ("PutSecretValue", "UpdateSecretVersionStage",
                                                              "CreateSecret", "BatchGetSecretValue", "GetSecretValue")]
     assert writes == []
+
+
+def test_two_mappings_writing_one_destination_through_different_identities_fail(aws, proxy, write_manifest,
+                                                                                    run_cli, tmp_path, monkeypatch):
+    # GIVEN a profile that is the same account as the default credentials (known only at run time)
+    cfg = tmp_path / "config"
+    cfg.write_text("[profile same]\naws_access_key_id = x\naws_secret_access_key = y\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(cfg))
+    aws.create("prod/a", "a")
+    aws.create("prod/b", "b")
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - {id: a, source: prod/a, destination: dr/shared}
+          - {id: b, source: prod/b, destination: {name: dr/shared, profile: same}}
+    """)
+    code, report, _ = run_cli("run", str(path))
+    # THEN neither writes: both fail with an error naming the other
+    assert code == 1
+    assert {i["action"] for i in report["items"]} == {"failed"}
+    assert "a (prod/a), b (prod/b)" in report["items"][0]["error"]["message"]
+    assert not aws.exists("dr/shared", "us-west-2")
