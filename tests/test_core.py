@@ -411,3 +411,15 @@ def test_two_mappings_writing_one_destination_through_different_identities_fail(
     assert {i["action"] for i in report["items"]} == {"failed"}
     assert "a (prod/a), b (prod/b)" in report["items"][0]["error"]["message"]
     assert not aws.exists("dr/shared", "us-west-2")
+
+
+def test_demo_runs_the_whole_loop():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "demo"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    for step in ("1. plan", "2. run", "4. plan", "5. run", "6. run again", "demo finished"):
+        assert step in out
+    assert "in_sync 7" in out
