@@ -519,6 +519,12 @@ class _Run:
         live = [i for i in unit if i.result is None]
         if not live:
             return
+        # 2. Moving AWSCURRENT back writes no value, so nothing else would prove the source
+        #    really is at that version: a lagging listing would otherwise roll a copy back.
+        if any(i.decision is not None and i.decision.op == OP_STAGE for i in live):
+            if not await self._confirm_source(live):
+                return
+            live = [i for i in live if i.result is None]
         needs_value = [i for i in live if i.decision is not None and i.decision.needs_value]
         value: SecretValue | None = None
         if needs_value and (self.options.mode == "run" or self.options.diff):
@@ -549,6 +555,26 @@ class _Run:
         item.decision = self._decide(item, item.source.current_version if item.source else None)
         if item.decision.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
             self._finish(item, item.decision.action, item.decision.reason)
+
+    async def _confirm_source(self, live: list[_Item]) -> bool:
+        """Describe the source afresh and decide again; False if every item is settled."""
+        item0 = live[0]
+        assert item0.source is not None and item0.source_endpoint is not None
+        token = current_item.set(item0.stats)
+        try:
+            fresh = await item0.source_endpoint.describe(item0.source.arn)
+        except (BackendError, DeadlineExceeded) as exc:
+            for item in live:
+                self._fail_or_defer(item, "could not read the source", exc)
+            return False
+        finally:
+            current_item.reset(token)
+        for item in live:
+            item.source = fresh
+            item.decision = self._decide(item, fresh.current_version if fresh else None)
+            if item.decision.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
+                self._finish(item, item.decision.action, item.decision.reason)
+        return any(i.result is None for i in live)
 
     async def _read_source(self, live: list[_Item]) -> SecretValue | None:
         item0 = live[0]

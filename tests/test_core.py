@@ -423,3 +423,22 @@ def test_demo_runs_the_whole_loop():
     for step in ("1. plan", "2. run", "4. plan", "5. run", "6. run again", "demo finished"):
         assert step in out
     assert "in_sync 7" in out
+
+
+def test_stale_listing_of_a_source_never_writes_an_old_value(aws, proxy, write_manifest, run_cli):
+    # GIVEN a rotation already copied, and a ListSecrets still showing the source's old versions
+    aws.create("prod/db/password", "v1")
+    path = write_manifest(BASIC.split("  - id: api")[0])
+    assert run_cli("run", str(path))[0] == 0
+    before = aws.describe("prod/db/password")["VersionIdsToStages"]
+    aws.put("prod/db/password", "v2")
+    assert run_cli("run", str(path))[0] == 0
+    proxy.faults.stale_versions = {"prod/db/password": before}
+    proxy.calls.clear()
+    # WHEN we run
+    code, report, _ = run_cli("run", str(path))
+    # THEN the value read back carries the current VersionId, whose token is already current:
+    # nothing is written and the destination keeps v2
+    assert code == 0 and report["items"][0]["action"] == "in_sync", report
+    assert proxy.calls["secretsmanager.PutSecretValue"] + proxy.calls["secretsmanager.UpdateSecretVersionStage"] == 0
+    assert aws.value("dr/db/password", "us-west-2") == "v2"
