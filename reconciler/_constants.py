@@ -17,7 +17,6 @@ DEFAULT_NAMESPACE = "SecretsReplicator"
 TAG_OWNER = "reconciler:owner"
 TAG_SOURCE = "reconciler:source"
 TAG_MAPPING = "reconciler:mapping"
-OWNERSHIP_TAGS = (TAG_OWNER, TAG_SOURCE, TAG_MAPPING)
 
 # --- Secrets Manager limits --------------------------------------------------------------------
 MAX_SECRET_SIZE = 65_536  # bytes, SecretString or SecretBinary
@@ -31,7 +30,6 @@ QUOTA_LIST_RPS = 100.0  # ListSecrets
 QUOTA_BATCH_GET_RPS = 100.0  # BatchGetSecretValue
 QUOTA_READ_RPS = 10_000.0  # DescribeSecret + GetSecretValue
 STAGE_CURRENT = "AWSCURRENT"
-STAGE_PREVIOUS = "AWSPREVIOUS"
 
 # --- CloudWatch PutMetricData limits -----------------------------------------------------------
 MAX_METRICS_PER_REQUEST = 1000

@@ -28,6 +28,7 @@ from ._constants import (
     DEFAULT_NAMESPACE,
     DEFAULT_OWNER,
     MAX_CONCURRENCY,
+    MAX_DIMENSIONS_PER_METRIC,
     MAX_TAGS_PER_SECRET,
     QUOTA_LIST_RPS,
     QUOTA_WRITE_RPS,
@@ -71,7 +72,8 @@ class MetricsSettings(_Strict):
     sink: Literal["cloudwatch", "emf", "none"] = "cloudwatch"
     namespace: str = Field(DEFAULT_NAMESPACE, min_length=1, max_length=255)
     region: str | None = None
-    dimensions: dict[str, str] = Field(default_factory=dict)
+    # the reconciler adds up to 4 dimensions of its own to CloudWatch's 30 per metric
+    dimensions: dict[str, str] = Field(default_factory=dict, max_length=MAX_DIMENSIONS_PER_METRIC - 4)
     # Secret names are kept out of metric dimensions unless the operator opts in.
     include_secret_names: bool = False
 
