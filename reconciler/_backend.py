@@ -43,6 +43,7 @@ from ._exceptions import (
     TransientError,
 )
 from ._manifest import Identity, RateCeiling, RetrySettings, Timeouts
+from ._ratelimit import AdaptiveRate
 from ._types import SecretMeta, SecretValue
 
 log = logging.getLogger("reconciler")
@@ -99,7 +100,7 @@ class Backend:
         self._accounts: dict[str, str] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
-        self._rates: dict[tuple[str, str, str], Any] = {}
+        self._rates: dict[tuple[str, str, str], AdaptiveRate] = {}
         self._identity_breakers: dict[str, Breaker] = {}
         self._endpoint_breakers: dict[tuple[str, str], Breaker] = {}
         self._lock = anyio.Lock()
@@ -231,9 +232,7 @@ class Backend:
 
     # --- calls ---------------------------------------------------------------------------------
 
-    def rate(self, account: str, region: str, api_class: str) -> Any:
-        from ._ratelimit import AdaptiveRate
-
+    def rate(self, account: str, region: str, api_class: str) -> AdaptiveRate:
         key = (account, region, api_class)
         r = self._rates.get(key)
         if r is None:

@@ -54,6 +54,7 @@ from ._types import SecretMeta, SecretValue, name_from_id, same_source
 
 log = logging.getLogger("reconciler")
 
+_SETTLED = (CONFLICT, SOURCE_MISSING, IN_SYNC)  # decisions that write nothing
 DEADLINE_GRACE_SECONDS = 5.0  # items in flight at the deadline get this long to finish
 BATCH_LINGER_SECONDS = 0.005  # how long a value read waits for others to share its batch call
 
@@ -434,6 +435,14 @@ class _Run:
             decision = refine_reason(decision, item.dest, previous)
         return decision
 
+    def _redecide(self, item: _Item, source_version: str | None) -> bool:
+        """Decide again; finish the item if nothing is to be written. True if it is still live."""
+        item.decision = self._decide(item, source_version)
+        if item.decision.action in _SETTLED:
+            self._finish(item, item.decision.action, item.decision.reason)
+            return False
+        return True
+
     def _token(self, item: _Item, source_version: str) -> str:
         assert item.source is not None and item.transform is not None
         return version_token(item.source.arn, source_version, item.transform.fingerprint,
@@ -444,12 +453,8 @@ class _Run:
         for item in self.items:
             if item.result is not None:
                 continue
-            source_version = item.source.current_version if item.source else None
-            item.decision = self._decide(item, source_version)
-            if item.decision.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
-                self._finish(item, item.decision.action, item.decision.reason)
-                continue
-            units[(item.mapping.id, item.source_name)].append(item)
+            if self._redecide(item, item.source.current_version if item.source else None):
+                units[(item.mapping.id, item.source_name)].append(item)
         total = len(self.items)
         self.done = sum(1 for i in self.items if i.result is not None)
         self._progress(total)
@@ -552,9 +557,7 @@ class _Run:
             return
         finally:
             current_item.reset(token)
-        item.decision = self._decide(item, item.source.current_version if item.source else None)
-        if item.decision.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
-            self._finish(item, item.decision.action, item.decision.reason)
+        self._redecide(item, item.source.current_version if item.source else None)
 
     async def _confirm_source(self, live: list[_Item]) -> bool:
         """Describe the source afresh and decide again; False if every item is settled."""
@@ -571,10 +574,7 @@ class _Run:
             current_item.reset(token)
         for item in live:
             item.source = fresh
-            item.decision = self._decide(item, fresh.current_version if fresh else None)
-            if item.decision.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
-                self._finish(item, item.decision.action, item.decision.reason)
-        return any(i.result is None for i in live)
+        return any([self._redecide(item, fresh.current_version if fresh else None) for item in live])
 
     async def _read_source(self, live: list[_Item]) -> SecretValue | None:
         item0 = live[0]
@@ -606,7 +606,7 @@ class _Run:
     async def _plan_item(self, item: _Item, value: SecretValue | None) -> None:
         decision = item.decision
         assert decision is not None
-        if decision.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
+        if decision.action in _SETTLED:
             self._finish(item, decision.action, decision.reason)
             return
         diff = None
@@ -655,7 +655,7 @@ class _Run:
         d = item.decision
         ep = item.dest_endpoint
         assert d is not None and ep is not None and item.source is not None
-        if d.action in (CONFLICT, SOURCE_MISSING, IN_SYNC):
+        if d.action in _SETTLED:
             self._finish(item, d.action, d.reason)
             return
         version = value.version_id if value is not None else item.source.current_version
