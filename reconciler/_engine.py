@@ -110,6 +110,7 @@ class _Item:
     stats: ItemStats = field(default_factory=ItemStats)
     started: float = 0.0
     transform_stats: tuple[float, int, int] | None = None  # (ms, input bytes, output bytes)
+    announced: bool = False  # (first item of a unit) its source read was announced to the reader
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -494,11 +495,20 @@ class _Run:
         if reads and first.source is not None and first.source_endpoint is not None and any(
                 i.decision is not None and i.decision.needs_value for i in unit):
             self._reader(first.source_endpoint).prefetch(first.source.arn)
+            first.announced = True
+
+    def _release(self, unit: list[_Item]) -> None:
+        """The unit will not read its announced value: let the reader forget it."""
+        first = unit[0]
+        if first.announced and first.source is not None and first.source_endpoint is not None:
+            first.announced = False
+            self._reader(first.source_endpoint).release(first.source.arn)
 
     async def _worker(self, receive: Any, total: int) -> None:
         async with receive:
             async for unit in receive:
                 if self._stopping():  # queued before the deadline, not started by it
+                    self._release(unit)
                     for item in unit:
                         self._finish(item, DEFERRED, "not started before the deadline or stop signal")
                 else:
@@ -513,6 +523,12 @@ class _Run:
                 self._progress(total)
 
     async def _process_unit(self, unit: list[_Item]) -> None:
+        try:
+            await self._process_live(unit)
+        finally:
+            self._release(unit)  # no-op once the value was read
+
+    async def _process_live(self, unit: list[_Item]) -> None:
         now = time.monotonic()
         for item in unit:
             item.started = now
@@ -533,6 +549,7 @@ class _Run:
         needs_value = [i for i in live if i.decision is not None and i.decision.needs_value]
         value: SecretValue | None = None
         if needs_value and (self.options.mode == "run" or self.options.diff):
+            unit[0].announced = False  # the read below consumes the announcement
             value = await self._read_source(live)
             if value is None:
                 return

@@ -31,6 +31,16 @@ class ValueReader:
             self._pending[secret_id] = None
         slot.refs += 1
 
+    def release(self, secret_id: str) -> None:
+        """An announced read that will not happen: once nobody else wants it, forget it and its value."""
+        slot = self._slots.get(secret_id)
+        if slot is None:
+            return
+        slot.refs -= 1
+        if slot.refs <= 0:  # a fetch in flight keeps its own reference to the slot
+            self._pending.pop(secret_id, None)
+            self._slots.pop(secret_id, None)
+
     async def get(self, secret_id: str) -> SecretValue:
         if secret_id not in self._slots:
             self.prefetch(secret_id)
