@@ -58,6 +58,24 @@ class ItemResult:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """A run-level failure: something the run needed but could not observe (SPEC: errors list).
+
+    ``message`` names the operation and the AWS error code, never a secret value.
+    """
+
+    account: str
+    region: str
+    service: str
+    type: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scope": {"account": self.account, "region": self.region, "service": self.service},
+                "type": self.type, "message": self.message}
+
+
 @dataclass
 class Report:
     mode: str
@@ -68,6 +86,7 @@ class Report:
     api_calls: dict[str, int] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)  # by operation, for the metrics
     throttles: dict[str, int] = field(default_factory=dict)
+    errors: list[RunError] = field(default_factory=list)  # run-level: a non-empty list means exit 1
 
     @property
     def dry_run(self) -> bool:
@@ -83,7 +102,7 @@ class Report:
     @property
     def exit_code(self) -> int:
         t = self.totals
-        if t[FAILED] or t[CONFLICT] or t[SOURCE_MISSING] or t[DEFERRED]:
+        if self.errors or t[FAILED] or t[CONFLICT] or t[SOURCE_MISSING] or t[DEFERRED]:
             return EXIT_NOT_CONVERGED
         if self.mode == "plan" and (t[CREATE] or t[UPDATE]):
             return EXIT_CHANGES_PENDING
@@ -99,6 +118,7 @@ class Report:
             "duration_ms": self.duration_ms,
             "totals": self.totals,
             "items": [i.to_dict() for i in self.items] if items else [],
+            "errors": [e.to_dict() for e in self.errors],
             "api_calls": dict(sorted(self.api_calls.items())),
         }
 
