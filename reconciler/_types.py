@@ -18,6 +18,12 @@ class SecretMeta:
     deleted: bool = False
     description: str | None = None
     kms_key_id: str | None = None
+    # A store without version stages (Parameter Store) says which reconciler token its current
+    # content was written with; None means "the current VersionId is the token" (Secrets Manager).
+    synced_token: str | None = None
+    # False when the listing could not carry tags (Parameter Store's DescribeParameters): the
+    # planner may call such a destination in sync by its token, but must confirm before writing.
+    tags_known: bool = True
 
     @property
     def current_version(self) -> str | None:
