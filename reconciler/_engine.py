@@ -23,6 +23,7 @@ from ._constants import BATCH_GET_MAX_IDS, STAGE_CURRENT
 from ._exceptions import (
     AlreadyExistsError,
     BackendError,
+    CircuitOpenError,
     DeadlineExceeded,
     ItemError,
     ManifestError,
@@ -48,7 +49,7 @@ from ._planner import (
     version_token,
 )
 from ._reader import ValueReader
-from ._report import ItemResult, Report
+from ._report import ItemResult, Report, RunError
 from ._transform import Transform, build_transform
 from ._types import SecretMeta, SecretValue, name_from_id, same_source
 
@@ -116,13 +117,32 @@ class _Item:
     def key(self) -> tuple[str, str, str, str]:
         return (self.mapping.id, self.dest_name, self.dest_region, self.dest_account)
 
+    @property
+    def source_id(self) -> str:
+        """How the source is keyed in its scope: its ARN when the manifest gave one, else its name."""
+        return self.mapping.source.name if self.mapping.source.is_arn else self.source_name
+
+
+class SelfMappingError(ItemError):
+    """The destination resolved at run time is the item's own source: it is never written."""
+
+    type_name = "SelfMapping"
+
 
 @dataclass
 class _Scope:
-    """What must be observed in one (identity, region)."""
+    """What must be observed in one (identity, region).
+
+    Invariant: a scope whose listing failed (``error``) has observed nothing reliable, so every
+    item that needs it fails (or is deferred) with that error: "not listed" never means "absent".
+    ``unobserved`` holds single names whose DescribeSecret failed, for the same reason.
+    """
 
     endpoint: Endpoint | None
     error: BackendError | DeadlineExceeded | None = None
+    identity: Identity | None = None
+    region: str = ""
+    unobserved: dict[str, BackendError | DeadlineExceeded] = field(default_factory=dict)
     exact: set[str] = field(default_factory=set)
     prefixes: set[str] = field(default_factory=set)
     found: dict[str, SecretMeta] = field(default_factory=dict)
@@ -216,7 +236,7 @@ class _Run:
                 endpoints[key] = await self._endpoint(identity, region)
             if key not in scopes:
                 ep, err = endpoints[key]
-                scopes[key] = _Scope(ep, err)
+                scopes[key] = _Scope(ep, err, identity=identity, region=region)
             return scopes[key]
 
         # Sources first: prefixes must be listed before their destinations are known.
@@ -241,6 +261,11 @@ class _Run:
         pending: list[_Item] = []
         for m in mappings:
             src_scope = scopes[(m.source.identity.key, m.source.region or self.default_region)]
+            if m.source.prefix and m.id not in self._only and (src_scope.endpoint is None or src_scope.error):
+                # The prefix could not be listed: its members are unknown, so the mapping itself fails.
+                if self._in_shard(m.id, m.source.name):
+                    pending.append(self._unlisted_mapping(m, src_scope))
+                continue
             sources = self._match_sources(m, src_scope, arn_sources)
             for source_name, source_meta in sources:
                 if not self._in_shard(m.id, source_name):
@@ -258,12 +283,49 @@ class _Run:
         await self._list_scopes(dest_scopes, only_new=True)
         for item in pending:
             if item.result is None:
+                src = item.mapping.source
+                src_scope = scopes[(src.identity.key, src.region or self.default_region)]
                 scope = scopes[(item.dest_spec.identity.key, item.dest_region)]
+                if not self._observed(item, src_scope, item.source_id, "could not list the source") or \
+                        not self._observed(item, scope, item.dest_name, "could not list the destination"):
+                    continue
                 item.dest = scope.found.get(item.dest_name)
         self._refuse_shared_destinations(pending)
+        self._record_scope_errors(list(scopes.values()))
         if self.options.retry_failed is not None:
-            pending = [i for i in pending if i.key in self.options.retry_failed]
+            retry = self.options.retry_failed
+            pending = [i for i in pending if i.key in retry or (i.mapping.id, "", "", "") in retry]
         self.items = pending
+
+    def _observed(self, item: _Item, scope: _Scope, secret_id: str, reason: str) -> bool:
+        """Fail (or defer) ``item`` unless ``scope`` observed ``secret_id``. Not listed is not absent."""
+        err = scope.error or scope.unobserved.get(secret_id)
+        if scope.endpoint is None or err is not None:
+            self._fail_or_defer(item, reason, err or BackendError("endpoint unavailable"))
+            return False
+        return True
+
+    def _record_scope_errors(self, scopes: list[_Scope]) -> None:
+        """One run-level error per scope that could not be observed (SPEC: "Failures are never silent").
+
+        A deadline is not a failure: its items are deferred (exit 1 all the same) and the next run
+        picks them up, so it adds no entry here.
+        """
+        for scope in scopes:
+            err = scope.error
+            if not isinstance(err, BackendError):
+                continue
+            account = scope.endpoint.account if scope.endpoint is not None else (
+                (scope.identity.account_hint if scope.identity else None) or "unknown")
+            self.report.errors.append(RunError(account=account, region=scope.region, service="secretsmanager",
+                                               type=err.type, message=err.message))
+
+    def _unlisted_mapping(self, m: MappingSpec, scope: _Scope) -> _Item:
+        """The one item reported for a prefix mapping whose source could not be listed (no destination)."""
+        item = _Item(m, m.destinations[0], m.source.name + "*", scope.endpoint, None, "", "", "")
+        err = scope.error or BackendError("endpoint unavailable")
+        self._fail_or_defer(item, "could not list the source prefix", err)
+        return item
 
     def _refuse_shared_destinations(self, items: list[_Item]) -> None:
         """Two items writing one destination would overwrite each other run after run.
@@ -331,7 +393,7 @@ class _Run:
                     else:
                         scope.found.setdefault(meta.name, meta)
         except (BackendError, DeadlineExceeded) as exc:
-            scope.error = scope.error or exc
+            scope.error = _telling(scope.error, exc)
             log.error("listing failed", extra={"endpoint": repr(scope.endpoint),
                                                "error_type": getattr(exc, "type", "DeadlineExceeded")})
 
@@ -340,12 +402,12 @@ class _Run:
         # ListSecrets can lag by minutes (and never lists another account's secrets): confirm
         # with DescribeSecret before calling a source missing.
         async def confirm(scope: _Scope, secret_id: str) -> None:
-            if scope.endpoint is None:
-                return
+            if scope.endpoint is None or scope.error is not None:
+                return  # the scope's own error fails its items
             try:
                 meta = await scope.endpoint.describe(secret_id)
             except (BackendError, DeadlineExceeded) as exc:
-                scope.error = scope.error or exc
+                scope.unobserved[secret_id] = exc  # could not observe: never read as "missing"
                 return
             if meta is not None:
                 scope.found[secret_id] = meta
@@ -402,6 +464,12 @@ class _Run:
                 err = scope_.error or BackendError("endpoint unavailable")
                 self._fail_or_defer(item, "cannot observe the endpoint", err)
                 return item
+        listed_name = source.name if source is not None else name_from_id(source_name)
+        if (src_account, src_region, listed_name) == (dest_account, region, item.dest_name):
+            # Only knowable now (default chain, profiles, roles into the source's own account).
+            self._finish(item, FAILED, "the destination is the item's own source",
+                         error=SelfMappingError(f"{item.dest_name} in {region}, account {dest_account}, "
+                                                "is this item's source; it is never written"))
         return item
 
     def _transform(self, m: MappingSpec, d: DestinationSpec, values: dict[str, str], item: _Item) -> Transform | None:
@@ -783,3 +851,11 @@ def _to_anyio(deadline: float | None) -> float:
     # anyio deadlines use the event loop clock; time.monotonic is the same clock under asyncio.
     return float("inf") if deadline is None else deadline
 
+
+
+def _telling(current: BackendError | DeadlineExceeded | None,
+             new: BackendError | DeadlineExceeded) -> BackendError | DeadlineExceeded:
+    """The more telling of two errors: the first one, unless only a breaker's echo of another."""
+    if current is None or (isinstance(current, CircuitOpenError) and not isinstance(new, CircuitOpenError)):
+        return new
+    return current

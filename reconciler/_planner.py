@@ -85,6 +85,8 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
     if owner is None:
         if desired.on_existing != "adopt":
             return Decision(CONFLICT, "destination exists and is not managed by the reconciler (on_existing: fail)")
+        if dest.deleted:  # its owner scheduled it for deletion: adopt never restores what is not ours
+            return Decision(CONFLICT, "destination is not managed by the reconciler and is scheduled for deletion")
         adopt = True
     elif owner != desired.owner:
         return Decision(CONFLICT, f"destination is owned by another owner ({owner})")
@@ -94,8 +96,9 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
     tags = {k: v for k, v in want_tags.items() if dest.tags.get(k) != v}
     if TAG_SOURCE in tags and not adopt and same_source(dest.tags.get(TAG_SOURCE, ""), source.arn):
         tags.pop(TAG_SOURCE)  # same source under a re-created ARN: keep the tag as written
+    # AWS returns no Description for an empty one: None and "" are the same description.
     description = desired.description if (desired.description is not None
-                                          and desired.description != dest.description) else None
+                                          and desired.description != (dest.description or "")) else None
     restore = dest.deleted
     current = dest.current_version
     if current == token:

@@ -57,6 +57,8 @@ class Faults:
     stall_seconds: float = 30.0
     quotas: dict[str, Bucket] = field(default_factory=dict)  # "write" | "list" | "batch" -> bucket
     deny: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # op -> (status, code, message)
+    # (op, region) -> (status, code, message): deny an operation in one region only
+    deny_in: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
     # op -> answers for its next calls, one used per call: deterministic transient faults
     fail_next: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     only_ops: frozenset[str] | None = None  # random faults only for these ops
@@ -152,8 +154,9 @@ class FaultProxy:
             roll = self._rng.random()
         if f.latency:
             time.sleep(f.latency)
-        if op in f.deny:
-            status, code, message = f.deny[op]
+        denied = f.deny.get(op) or (f.deny_in.get((op, _region(h))) if f.deny_in else None)
+        if denied is not None:
+            status, code, message = denied
             self.injected["deny"] += 1
             return _error(h, service, status, code, message)
         with self._lock:
@@ -260,6 +263,15 @@ def _operation(h: BaseHTTPRequestHandler, body: bytes) -> tuple[str, str]:
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         return service, form.get("Action", ["?"])[0]
     return service, f"{h.command} {urllib.parse.urlparse(h.path).path}"
+
+
+def _region(h: BaseHTTPRequestHandler) -> str:
+    """The region a request is signed for: SigV4's credential scope is KEY/DATE/REGION/SERVICE/aws4_request."""
+    auth = h.headers.get("Authorization", "")
+    if "Credential=" not in auth:
+        return ""
+    parts = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    return parts[2] if len(parts) > 2 else ""
 
 
 def _error(h: BaseHTTPRequestHandler, service: str, status: int, code: str, message: str) -> None:
