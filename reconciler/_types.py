@@ -24,6 +24,8 @@ class SecretMeta:
     # False when the listing could not carry tags (Parameter Store's DescribeParameters): the
     # planner may call such a destination in sync by its token, but must confirm before writing.
     tags_known: bool = True
+    primary_region: str | None = None  # set on a native replica: AWS writes it, never the reconciler
+    rotation_enabled: bool = False  # a rotation Lambda writes it, never the reconciler
 
     @property
     def current_version(self) -> str | None:
