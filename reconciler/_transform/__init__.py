@@ -1,12 +1,14 @@
-"""Transform engine: sed, sed_file and json steps, applied in order to one secret value."""
+"""Transform engine: sed, sed_file, json and json_file steps, applied in order to one secret value."""
 
 from typing import Any
 
-from ._errors import JsonPathSyntaxError, SedSyntaxError
-from ._pipeline import IDENTITY, StepSpec, Transform, build_transform
+from ._errors import JsonPathSyntaxError, JsonValueError, SedSyntaxError, TransformSpecError
+from ._kinds import Step, StepKind, TransformMode
+from ._pipeline import COPY, IDENTITY, StepSpec, Transform, build_transform
 
-__all__ = ["IDENTITY", "JsonPathSyntaxError", "SedSyntaxError", "StepSpec", "Transform", "build_transform",
-           "parse_script"]
+__all__ = ["COPY", "IDENTITY", "JsonPathSyntaxError", "JsonValueError", "SedSyntaxError", "Step", "StepKind",
+           "StepSpec", "Transform", "TransformMode", "TransformSpecError", "build_transform",
+           "parse_script", "parse_seed_transformations"]
 
 
 def parse_script(text: str) -> Any:
@@ -14,3 +16,11 @@ def parse_script(text: str) -> Any:
     from ._sed import parse_script as parse
 
     return parse(text)
+
+
+def parse_seed_transformations(text: str, label: str) -> tuple[tuple[str, Any], ...]:
+    """Read the original replicator's transformation file (see ``_json.parse_seed_transformations``)
+    into assignments for ``StepSpec(StepKind.JSON_FILE, label, assignments=...)``."""
+    from ._json import parse_seed_transformations as parse
+
+    return parse(text, label)

@@ -1,76 +1,287 @@
-"""``json`` steps: set JSONPath locations in a JSON-object secret, keeping its layout."""
+"""``json`` and ``json_file`` steps: set, or find/replace in, JSONPath locations of a JSON object.
+
+Semantics (SPEC "Transforms: seed compatibility and a closed JSONPath"):
+- ``"$.path": value`` sets every location the path matches. When it matches nothing and its last
+  segment is a plain member name, the member is created in every parent object the rest of the
+  path matches; with no such parent the item fails.
+- ``"$.path": {find: F, replace: R}`` (a map with exactly those two keys, both strings) replaces
+  every occurrence of F with R in each *string* the path matches (a string equal to F becomes R
+  whole). Other values are left alone and a path matching nothing is no error: that is what the
+  original replicator's transformation files do.
+- The document's text changes only at the locations written (see ``_jsontext``). With duplicate
+  keys in the secret, a member name selects every member of that name, so the result reads the
+  same to a parser keeping the first as to one keeping the last.
+"""
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
+import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jsonpath_ng import Child, Fields, Root
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext.parser import parse as jsonpath_parse
-
+from .._constants import MAX_SECRET_SIZE
 from .._exceptions import TransformError
-from ._errors import JsonPathSyntaxError
+from ._errors import JsonPathSyntaxError, JsonValueError
+from ._jsonpath import JsonPath, parse_jsonpath, select
+from ._jsontext import Document, NodeKind, NotJson, Ticker, from_value, parse_document, render
+from ._kinds import TransformMode
+
+MAX_JSON_VALUE_DEPTH = 64  # nesting of one value written by a json step
+SEED_TOP_KEYS = frozenset({"transformations", "description"})  # the replicator's file, as its docs show
+SEED_RULE_KEYS = frozenset({"path", "find", "replace"})
+
+
+class Op(enum.Enum):
+    SET = "set"
+    REPLACE = "replace"  # find/replace inside strings
+
+
+@dataclass(frozen=True)
+class Assignment:
+    path: JsonPath
+    op: Op
+    value: Any = None  # SET: a validated JSON value
+    find: str = ""
+    replace: str = ""
+
+    def canonical(self) -> list[Any]:
+        """What the fingerprint hashes: everything that decides this assignment's output."""
+        if self.op is Op.SET:
+            return [Op.SET.value, self.path.text, self.value]
+        return [Op.REPLACE.value, self.path.text, self.find, self.replace]
 
 
 @dataclass(frozen=True)
 class JsonSet:
-    """One ``json`` step: every path -> its new value, applied in the order written."""
+    """One ``json`` / ``json_file`` step: its assignments, applied in the order written."""
 
-    assignments: tuple[tuple[str, Any, Any], ...]  # (path text, compiled path, value)
+    assignments: tuple[Assignment, ...]
 
-    def apply(self, text: str) -> str:
+    @property
+    def mode(self) -> TransformMode:
+        return TransformMode.JSON
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.assignments)
+
+    def apply(self, value: str, deadline: float, *, clock: Callable[[], float] = time.monotonic) -> str:
+        ticker = Ticker(deadline, clock)
         try:
-            data = json.loads(text)
-        except ValueError:
+            doc = parse_document(value, ticker)
+        except NotJson:
             raise TransformError("json step: the value is not JSON") from None
-        if not isinstance(data, dict):
+        if doc.root.kind is not NodeKind.OBJECT:
             raise TransformError("json step: the value is not a JSON object")
-        for path_text, path, value in self.assignments:
-            if path.find(data):
-                path.update(data, value)
-            elif not _create(data, path, value):
-                raise TransformError(f"json step: {path_text} matches nothing and its parent does not exist")
-        return _dump_like(text, data)
+        for assignment in self.assignments:
+            _assign(doc, assignment, ticker)
+        return render(doc, ticker)
 
 
-def compile_json_step(spec: dict[str, Any]) -> JsonSet:
-    out = []
-    for path_text, value in spec.items():
-        try:
-            path = jsonpath_parse(path_text)
-        except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # the parser raises bare Exception too
-            raise JsonPathSyntaxError(f"invalid JSONPath {path_text!r}: {exc}") from None
-        out.append((path_text, path, value))
+def _assign(doc: Document, a: Assignment, ticker: Ticker) -> None:
+    locations = select(doc.root, a.path, ticker.tick)
+    if a.op is Op.REPLACE:
+        for loc in locations:
+            node = loc.node
+            if node.kind is NodeKind.STRING and node.string is not None and a.find in node.string:
+                assert loc.parent is not None  # the root is an object, never a string
+                loc.parent.children[loc.index] = from_value(node.string.replace(a.find, a.replace), doc.style)
+        return
+    if not locations:
+        _create(doc, a, ticker)
+        return
+    for loc in locations:
+        assert loc.parent is not None  # a path of "$" alone is refused at load
+        loc.parent.children[loc.index] = from_value(a.value, doc.style)
+
+
+def _create(doc: Document, a: Assignment, ticker: Ticker) -> None:
+    name = a.path.creatable_name
+    created = False
+    if name is not None:
+        for loc in select(doc.root, a.path.parent, ticker.tick):
+            if loc.node.kind is NodeKind.OBJECT:
+                loc.node.keys.append(name)
+                loc.node.children.append(from_value(a.value, doc.style))
+                loc.node.spans.append(None)
+                created = True
+    if not created:
+        raise TransformError(f"json step: {a.path.text} matches nothing and its parent does not exist")
+
+
+# --- compiling --------------------------------------------------------------------------------------
+
+
+def compile_json_step(assignments: Iterable[tuple[Any, Any]], expand: Callable[[str], str]) -> JsonSet:
+    """Compile ``(path, value)`` pairs, resolving ``${VARS}`` in string values with ``expand``.
+
+    Raises JsonPathSyntaxError (a path outside the subset, or ``$`` alone) or JsonValueError.
+    """
+    out: list[Assignment] = []
+    for path_text, value in assignments:
+        path = parse_jsonpath(path_text)
+        if _is_find_replace(value):
+            find, replace = expand(value["find"]), expand(value["replace"])
+            if not find:
+                raise JsonValueError(f"json {path.text}: 'find' is empty; it must name the text to replace")
+            out.append(Assignment(path, Op.REPLACE, find=find, replace=replace))
+        else:
+            out.append(Assignment(path, Op.SET, value=to_json_value(value, expand, path.text)))
     return JsonSet(tuple(out))
 
 
-def _create(data: Any, path: Any, value: Any) -> bool:
-    """Create ``path`` when it is parent.field and the parent exists; True if anything was set."""
-    if not (isinstance(path, Child) and isinstance(path.right, Fields)) or len(path.right.fields) != 1:
-        return False
-    parents = [m.value for m in path.left.find(data)] if not isinstance(path.left, Root) else [data]
-    done = False
-    for parent in parents:
-        if isinstance(parent, dict):
-            parent[path.right.fields[0]] = value
-            done = True
-    return done
+def _is_find_replace(value: Any) -> bool:
+    return (isinstance(value, dict) and set(value) == {"find", "replace"}
+            and isinstance(value["find"], str) and isinstance(value["replace"], str))
 
 
-def _dump_like(original: str, data: Any) -> str:
-    """Serialise ``data`` in the layout ``original`` used: indent, separators, ASCII escaping."""
-    ensure_ascii = original.isascii() and "\\u" in original
-    stripped = original.strip()
-    if "\n" in stripped:
-        second = stripped.split("\n", 1)[1]
-        indent_chars = second[: len(second) - len(second.lstrip())]
-        indent: int | str = len(indent_chars) if set(indent_chars) <= {" "} else indent_chars
-        out = json.dumps(data, indent=indent or 2, ensure_ascii=ensure_ascii)
-    else:
-        compact = ", " not in stripped and ": " not in stripped
-        separators = (",", ":") if compact else (", ", ": ")
-        out = json.dumps(data, separators=separators, ensure_ascii=ensure_ascii)
-    # keep a trailing newline if the source had one
-    return out + original[len(original.rstrip()) :]
+class _Budget:
+    """Bytes of JSON text a value would take, counted while it is walked. Over the secret size
+    limit the value could never be written; stopping there also bounds the walk of a YAML alias
+    bomb (a small DAG that expands to billions of nodes)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.used = 0
+
+    def spend(self, n: int) -> None:
+        self.used += max(n, 1)
+        if self.used > MAX_SECRET_SIZE:
+            raise JsonValueError(f"json value for {self.where} is over {MAX_SECRET_SIZE} bytes as JSON: it could "
+                                 "never fit in a secret")
+
+
+def to_json_value(value: Any, expand: Callable[[str], str], where: str) -> Any:
+    """A fresh copy of ``value`` with strings expanded, or JsonValueError naming ``where`` and the
+    location inside the value. JSON means: str, finite int/float, bool, None, list, str-keyed map."""
+    return _convert(value, expand, _Budget(where), [], 0)
+
+
+def _convert(value: Any, expand: Callable[[str], str], budget: _Budget, trail: list[str], depth: int) -> Any:
+    if depth > MAX_JSON_VALUE_DEPTH:
+        _bad(budget, trail, f"nests deeper than {MAX_JSON_VALUE_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        budget.spend(5)
+        return value
+    if isinstance(value, int):
+        # bit_length first: str() of an int over 4300 digits raises, and such a number can never fit
+        budget.spend(len(str(value)) if value.bit_length() <= 13_000 else MAX_SECRET_SIZE + 1)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            _bad(budget, trail, "NaN and infinity are not JSON numbers")
+        budget.spend(len(repr(value)))
+        return value
+    if isinstance(value, str):
+        budget.spend(len(value) + 2)
+        expanded = expand(value)
+        budget.spend(len(expanded) - len(value))
+        return expanded
+    if isinstance(value, list):
+        budget.spend(2)
+        out_list = []
+        for i, v in enumerate(value):
+            trail.append(f"[{i}]")
+            out_list.append(_convert(v, expand, budget, trail, depth + 1))
+            trail.pop()
+        return out_list
+    if isinstance(value, dict):
+        budget.spend(2)
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                _bad(budget, trail, f"a map key is a {_describe(k)}; JSON keys are strings (quote it)")
+            budget.spend(len(k) + 4)
+            trail.append(f".{k}")
+            out[k] = _convert(v, expand, budget, trail, depth + 1)
+            trail.pop()
+        return out
+    _bad(budget, trail, f"a {_describe(value)} is not a JSON value")
+    raise AssertionError  # unreachable: _bad raises
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        return "timestamp (quote it to write a string)"
+    if isinstance(value, datetime.date):
+        return "date (quote it to write a string)"
+    if isinstance(value, bytes | bytearray):
+        return "binary value (!!binary)"
+    if isinstance(value, set | frozenset):
+        return "set (!!set)"
+    return type(value).__name__
+
+
+def _bad(budget: _Budget, trail: list[str], why: str) -> None:
+    inside = f" at {''.join(trail)}" if trail else ""
+    raise JsonValueError(f"json value for {budget.where}{inside}: {why}")
+
+
+# --- the original replicator's transformation file --------------------------------------------------
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _DuplicateKey  # NaN / Infinity: not JSON; reported as a malformed file below
+
+
+def parse_seed_transformations(text: str, label: str) -> tuple[tuple[str, Any], ...]:
+    """Read the original replicator's transformation file into ``json`` step assignments.
+
+    The file is ``{"transformations": [{"path": P, "find": F, "replace": R}, ...]}`` with an optional
+    ``"description"`` string, as that replicator's docs and examples show; anything else (unknown or
+    duplicate keys, wrong types, not JSON) is a JsonPathSyntaxError prefixed with ``label``. Messages
+    quote no content of the file beyond a rule's path.
+    """
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise JsonPathSyntaxError(f"{label}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except _DuplicateKey:
+        raise JsonPathSyntaxError(f"{label}: a duplicate key or a NaN/Infinity constant; the file must be "
+                                  "plain JSON") from None
+    except RecursionError:
+        raise JsonPathSyntaxError(f"{label}: nests too deeply to be a transformation file") from None
+    except ValueError:  # e.g. an integer of over 4300 digits
+        raise JsonPathSyntaxError(f"{label}: not a valid transformation file") from None
+    shape = 'a JSON object {"transformations": [{"path", "find", "replace"}, ...]}'
+    if not isinstance(data, dict) or "transformations" not in data:
+        raise JsonPathSyntaxError(f"{label}: the file must be {shape}")
+    if not set(data) <= SEED_TOP_KEYS:
+        raise JsonPathSyntaxError(f"{label}: unknown top-level keys; allowed: {', '.join(sorted(SEED_TOP_KEYS))}")
+    if "description" in data and not isinstance(data["description"], str):
+        raise JsonPathSyntaxError(f"{label}: 'description' must be a string")
+    rules = data["transformations"]
+    if not isinstance(rules, list) or not rules:
+        raise JsonPathSyntaxError(f"{label}: 'transformations' must be a non-empty list")
+    out: list[tuple[str, Any]] = []
+    for i, rule in enumerate(rules):
+        where = f"{label}: transformations[{i}]"
+        if not isinstance(rule, dict) or set(rule) != SEED_RULE_KEYS:
+            raise JsonPathSyntaxError(f"{where} must be an object with exactly the keys path, find and replace")
+        for key in sorted(SEED_RULE_KEYS):
+            if not isinstance(rule[key], str):
+                raise JsonPathSyntaxError(f"{where}.{key} must be a string")
+        try:
+            parse_jsonpath(rule["path"])
+        except JsonPathSyntaxError as exc:
+            raise JsonPathSyntaxError(f"{where}.path: {exc}") from None
+        if not rule["find"]:
+            raise JsonValueError(f"{where}.find is empty; it must name the text to replace")
+        out.append((rule["path"], {"find": rule["find"], "replace": rule["replace"]}))
+    return tuple(out)
