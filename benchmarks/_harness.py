@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import resource
 import subprocess
@@ -17,21 +16,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from faultproxy import FaultProxy  # noqa: E402
+from support import start_local_stack  # noqa: E402
 
-ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-       "AWS_REGION": "us-east-1"}
+from reconciler._local import local_environment  # noqa: E402
+
+ENV = local_environment(credentials={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
 
 
 def start_aws() -> tuple[Any, str, FaultProxy]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    os.environ.update(ENV)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    return server, url, FaultProxy(url).start()
+    """(a handle whose stop() ends both, moto's URL, the fault proxy): tests/support, as the tests use."""
+    stack = start_local_stack(credentials=ENV)
+    return stack, stack.url, stack.proxy
 
 
 def run_reconciler(args: list[str], endpoint: str) -> tuple[dict[str, Any], float, float]:

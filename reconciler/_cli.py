@@ -1,9 +1,14 @@
-"""``reconciler`` command line: a thin caller of ``reconcile``. Exit codes as SPEC says."""
+"""``reconciler`` command line: a thin caller of ``run_once``. Exit codes as SPEC says.
+
+Invariant: with ``--format json``, ``plan`` and ``run`` write exactly one JSON report to stdout,
+whatever happens (an invalid manifest, a crash); everything else goes to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -12,29 +17,29 @@ from typing import Any
 import anyio
 
 from ._exceptions import ManifestError
-from ._report import EXIT_USAGE
+from ._run import ShardError, parse_shard
+from .output.report import EXIT_USAGE
 
 FORMATS = ("text", "json")
-SINKS = ("cloudwatch", "emf", "none")
+SINKS = ("cloudwatch", "emf", "none")  # SinkName in output.metrics; kept here so --help loads nothing
+MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 512
 
 
 def _shard(text: str) -> tuple[int, int]:
     try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard takes K/N, not {text!r}") from None
-    if not 1 <= k <= n:
-        raise argparse.ArgumentTypeError(f"--shard {text}: needs 1 <= K <= N")
-    return k, n
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> float:
+    """A finite number of seconds > 0: nan, inf, 0, negatives and words are usage errors (exit 2)."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds greater than 0, not {text!r}")
     return v
 
 
@@ -43,8 +48,8 @@ def _concurrency(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= v <= 512:
-        raise argparse.ArgumentTypeError("must be between 1 and 512")
+    if not MIN_CONCURRENCY <= v <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_CONCURRENCY} and {MAX_CONCURRENCY}, not {v}")
     return v
 
 
@@ -94,9 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     except ManifestError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
+        if getattr(args, "format", None) == "json":  # still exactly one report on stdout
+            _failure_report(args.command, "manifest", "ManifestError", exc.problems).write_json(sys.stdout)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _failure_report(mode: str, service: str, error_type: str, messages: list[str]) -> Any:
+    from .output.report import failure_report
+
+    return failure_report(mode, service=service, error_type=error_type, messages=messages)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -112,7 +125,9 @@ def _load_retry_failed(path: str) -> frozenset[tuple[str, str, str, str]]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
+        # An item without a destination (a prefix mapping whose listing failed) is keyed by its mapping alone.
         keys = frozenset(
+            (i["mapping"], "", "", "") if i["destination"] is None else
             (i["mapping"], i["destination"]["name"], i["destination"]["region"], i["destination"]["account"])
             for i in data["items"] if i["action"] in ("failed", "deferred")
         )
@@ -122,14 +137,13 @@ def _load_retry_failed(path: str) -> frozenset[tuple[str, str, str, str]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import _logging
-    from ._engine import Options, reconcile
-    from ._manifest import load_manifest
-    from ._metrics import publish
+    from ._engine import Options
+    from ._run import run_once
+    from .output import logs
 
     interactive = args.format == "text" and sys.stderr.isatty()
-    _logging.configure(args.log_level or ("WARNING" if interactive else "INFO"))
-    manifest = load_manifest(args.manifest)
+    log_level = args.log_level or ("WARNING" if interactive else "INFO")
+    logs.configure(log_level)  # before the manifest loads: its errors and warnings are logged too
     retry_failed = _load_retry_failed(args.retry_failed) if getattr(args, "retry_failed", None) else None
 
     async def go() -> Any:
@@ -141,25 +155,33 @@ def _run(args: argparse.Namespace) -> int:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope)
             try:
-                report = await reconcile(manifest, options)
-            except ManifestError as exc:  # raised before any write; keep it out of the task group
+                report = await run_once(args.manifest, options, sink_override=args.metrics_sink)
+            except Exception as exc:  # kept out of the task group, which would wrap it in a group
                 tg.cancel_scope.cancel()
                 return exc
             finally:
                 if progress:
                     progress.close()
-            sink = args.metrics_sink or manifest.settings.metrics.sink
-            await publish(report, manifest.settings.metrics, sink=sink)
             tg.cancel_scope.cancel()
         return report
 
-    report = anyio.run(go)
-    if isinstance(report, ManifestError):
-        raise report
+    outcome = anyio.run(go)
+    if isinstance(outcome, ManifestError):
+        raise outcome
+    if isinstance(outcome, Exception):
+        # A bug, not a manifest problem: say so by type only (library messages are not ours to vouch
+        # for: they may quote data), and still hand automation its one report.
+        import logging
+
+        logging.getLogger("reconciler").error("run crashed", extra={"error_type": type(outcome).__name__})
+        report = _failure_report(args.command, "reconciler", type(outcome).__name__,
+                                 ["the run stopped on an unexpected error (a bug: please report it)"])
+    else:
+        report = outcome
     if args.format == "json":
         report.write_json(sys.stdout)
     else:
-        from ._report import render_text
+        from .output.render import render_text
 
         render_text(report)
     return int(report.exit_code)

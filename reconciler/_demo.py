@@ -1,11 +1,13 @@
-"""``reconciler demo``: the whole loop against an embedded local AWS (moto server)."""
+"""``reconciler demo``: the whole loop against an embedded local AWS (``reconciler._local``, moto).
+
+Each step is ``run_once``, exactly what ``reconciler run``/``plan`` and the Lambda do."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,32 +36,27 @@ mappings:
 
 
 def run_demo(*, keep: bool = False) -> int:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        print("the demo needs the local AWS emulator: pip install 'secrets-reconciler[local]'")
-        return 2
-    import logging
+    from ._local import LocalAwsUnavailable, start_local_aws, use_local_environment
 
+    try:
+        aws = start_local_aws()
+    except LocalAwsUnavailable as exc:
+        print(exc)
+        return 2
     import boto3
     from rich.console import Console
     from rich.rule import Rule
+    from rich.text import Text
 
-    from ._engine import Options, reconcile
+    from ._engine import Options
     from ._manifest import load_manifest
-    from ._report import render_text
+    from ._run import run_once
+    from .output.render import render_text
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's access log
     console = Console()
     started = time.monotonic()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
+    url = aws.url
+    use_local_environment(credentials={"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}, endpoint=url)
     try:
         sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
         sm.create_secret(Name="prod/db/credentials",
@@ -72,15 +69,15 @@ def run_demo(*, keep: bool = False) -> int:
             path.write_text(DEMO_MANIFEST)
             manifest = load_manifest(str(path))
             console.print(Rule("the manifest"))
-            console.print(textwrap.indent(DEMO_MANIFEST, "  "), highlight=False)
+            console.print(Text(textwrap.indent(DEMO_MANIFEST, "  ")))
 
             def step(title: str, mode: str) -> Any:
                 import anyio
 
-                console.print(Rule(title))
-                report = anyio.run(reconcile, manifest, Options(mode=mode))
+                console.print(Rule(Text(title)))
+                report = anyio.run(partial(run_once, manifest, Options(mode=mode)))
                 render_text(report, console=console)
-                console.print(f"exit code would be {report.exit_code}", style="dim")
+                console.print(Text(f"exit code would be {report.exit_code:d}", style="dim"))
                 return report
 
             step("1. plan: nothing exists at the destinations yet", "plan")
@@ -91,11 +88,11 @@ def run_demo(*, keep: bool = False) -> int:
             step("4. plan: the out-of-band edit is found (from version metadata, no values read)", "plan")
             step("5. run: only that destination is written", "run")
             report = step("6. run again: everything in sync", "run")
-            console.print(f"\ndemo finished in {time.monotonic() - started:.1f} s", style="bold")
+            console.print(Text(f"\ndemo finished in {time.monotonic() - started:.1f} s", style="bold"))
             if keep:
-                console.print(f"local AWS at {url}; Ctrl-C to stop")
+                console.print(Text(f"local AWS at {url}; Ctrl-C to stop"))
                 while True:
                     time.sleep(3600)
             return 0 if report.exit_code == 0 else 1
     finally:
-        server.stop()
+        aws.stop()

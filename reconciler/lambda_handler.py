@@ -1,107 +1,226 @@
-"""AWS Lambda entry point: ``reconciler.lambda_handler.handler`` (SPEC: Lambda).
+"""AWS Lambda entry point: ``reconciler.lambda_handler.handler`` (SPEC: Lambda, Lambda trust).
 
 Two kinds of event:
 
-* EventBridge Scheduler: the JSON input may hold ``manifest`` (``s3://`` URI, a path in the
-  package, or the manifest inline as an object), ``mode`` (run | plan), ``shard`` ("K/N") and
-  ``select`` (mapping ids); ``MANIFEST_URI`` in the environment is the fallback.
+* EventBridge Scheduler: the JSON input may hold ``mode`` (run | plan), ``shard`` ("K/N") and
+  ``select`` (mapping ids); the manifest is ``MANIFEST_URI`` from the environment. An event may
+  name its own ``manifest`` (``s3://`` URI, a path in the package, or the manifest inline) only
+  where the environment sets ``ALLOW_EVENT_MANIFEST=true``; otherwise such an event is refused:
+  whoever can invoke the function must not choose what it reads and writes.
 * EventBridge for a Secrets Manager change (CloudTrail PutSecretValue, UpdateSecret,
-  RestoreSecret, RotationSucceeded): only the mappings whose source the event names run.
+  RestoreSecret, RotationSucceeded): only the mappings whose source the event names run. A change
+  made by the function's own role (``RECONCILER_ROLE_ARN``, comma-separated for several) is
+  ignored, so its own writes never trigger it again.
 
-New work stops before ``context.get_remaining_time_in_millis()`` runs out. The handler returns
-the report's totals, and raises ``RunNotConverged`` when the CLI would exit 1 (failed, conflict,
-source_missing, deferred) so Lambda's retries and on-failure destination act. Imports are lazy:
-a cold start loads only what the event needs.
+``METRICS_NAMESPACE`` and ``METRICS_SINK`` in the environment override the manifest's metrics
+settings, so a manifest cannot silence the alarms. New work stops before
+``context.get_remaining_time_in_millis()`` runs out. The handler returns the report's totals and
+raises ``RunNotConverged`` whenever the CLI would exit 1 (failed, conflict, source_missing,
+deferred, a run-level error) so Lambda's retries and on-failure destination act. An event or an
+environment it cannot run raises ``InvalidInvocation`` naming the field.
+
+Imports are lazy: a cold start loads only what the event needs (never rich).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHANGE_EVENTS = frozenset({"PutSecretValue", "UpdateSecret", "RestoreSecret", "RotationSucceeded"})
+from ._change_event import CHANGE_EVENTS, ChangeEvent, made_by, parse_change_event
+
+__all__ = ["CHANGE_EVENTS", "InvalidInvocation", "LambdaEnvironment", "RunNotConverged", "handler"]
+
+log = logging.getLogger("reconciler")
+
+# The environment the function reads (config/deploy/template.yaml sets them).
+ENV_MANIFEST_URI = "MANIFEST_URI"
+ENV_ALLOW_EVENT_MANIFEST = "ALLOW_EVENT_MANIFEST"
+ENV_METRICS_NAMESPACE = "METRICS_NAMESPACE"
+ENV_METRICS_SINK = "METRICS_SINK"
+ENV_ROLE_ARN = "RECONCILER_ROLE_ARN"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+
+SCHEDULED_KEYS = frozenset({"manifest", "mode", "shard", "select"})
+MODES = ("run", "plan")
+SINKS = ("cloudwatch", "emf", "none")
+MAX_NAMESPACE_LENGTH = 255  # CloudWatch's limit
+MIN_DEADLINE_SECONDS = 0.5  # even with almost no time left, try: the items are then reported deferred
+IN_FLIGHT_SHARE_OF_MARGIN = 1 / 3  # of the safety margin: in-flight items finish, then metrics are sent
 
 
 class RunNotConverged(Exception):
     """Raised so Lambda counts the invocation as failed; the message is the run's summary (no values)."""
 
 
+class InvalidInvocation(Exception):
+    """The event or the function's environment cannot be run; the message names the field and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaEnvironment:
+    manifest_uri: str | None
+    allow_event_manifest: bool
+    metrics_namespace: str | None
+    metrics_sink: str | None
+    role_arns: tuple[str, ...]
+    log_level: str
+    task_root: Path
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> LambdaEnvironment:
+        sink = env.get(ENV_METRICS_SINK) or None
+        if sink is not None and sink not in SINKS:
+            raise InvalidInvocation(f"{ENV_METRICS_SINK} must be one of {', '.join(SINKS)}, not {sink!r}")
+        namespace = env.get(ENV_METRICS_NAMESPACE) or None
+        if namespace is not None and (len(namespace) > MAX_NAMESPACE_LENGTH or namespace.startswith("AWS/")):
+            raise InvalidInvocation(f"{ENV_METRICS_NAMESPACE} must be at most {MAX_NAMESPACE_LENGTH} characters "
+                                    "and not start with AWS/")
+        return cls(
+            manifest_uri=env.get(ENV_MANIFEST_URI) or None,
+            allow_event_manifest=env.get(ENV_ALLOW_EVENT_MANIFEST, "").strip().lower() == "true",
+            metrics_namespace=namespace,
+            metrics_sink=sink,
+            role_arns=tuple(a.strip() for a in env.get(ENV_ROLE_ARN, "").split(",") if a.strip()),
+            log_level=env.get(ENV_LOG_LEVEL) or "INFO",
+            task_root=Path(env.get("LAMBDA_TASK_ROOT") or os.getcwd()),
+        )
+
+
 def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]:
     import anyio
 
-    from . import _logging
-    from ._constants import LAMBDA_SAFETY_MARGIN_SECONDS
-    from ._engine import Options, reconcile
-    from ._metrics import publish
+    from ._engine import Options
+    from ._run import run_once
+    from .output import logs
+    from .output.report import ExitCode
 
-    _logging.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    event = event or {}
-    sources = change_event_sources(event)
-    manifest = _manifest(event if sources is None else {})
-    options: dict[str, Any] = {}
-    if sources is None:
-        options["mode"] = event.get("mode", "run")
-        if event.get("shard"):
-            k, _, n = str(event["shard"]).partition("/")
-            options["shard"] = (int(k), int(n))
-        if event.get("select"):
-            sel = event["select"]
-            options["select"] = tuple([sel] if isinstance(sel, str) else sel)
+    env = LambdaEnvironment.read(os.environ)
+    logs.configure(env.log_level)
+    event = {} if event is None else event
+    if not isinstance(event, dict):
+        raise InvalidInvocation(f"the event must be a JSON object, not {type(event).__name__}")
+    change = parse_change_event(event)
+    fields: dict[str, Any]
+    if change is not None:
+        reason = _ignore_reason(change, env)
+        if reason is not None:
+            log.info("change event ignored", extra={"event_name": change.event_name, "reason": reason})
+            return _ignored(reason)
+        manifest: Any = _manifest_from_environment(env)
+        fields = {"sources": change.sources}
     else:
-        options["sources"] = sources
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        remaining = context.get_remaining_time_in_millis() / 1000.0
-        margin = min(LAMBDA_SAFETY_MARGIN_SECONDS, remaining * 0.25)
-        options["deadline"] = max(0.5, remaining - margin)
-        options["grace"] = margin / 3  # in-flight items, then metrics, all before the end
-    opts = Options(**options)
+        scheduled = _scheduled_input(event)
+        manifest = _scheduled_manifest(scheduled, env)
+        fields = _scheduled_options(scheduled)
+    fields.update(_deadline(context))
+    options = Options(**fields)
 
     async def go() -> Any:
-        report = await reconcile(manifest, opts)
-        await publish(report, manifest.settings.metrics, sink=manifest.settings.metrics.sink)
-        return report
+        return await run_once(manifest, options, sink_override=env.metrics_sink,
+                              namespace_override=env.metrics_namespace)
 
     report = anyio.run(go)
     result = {"run_id": report.run_id, "mode": report.mode, "totals": report.totals,
-              "exit_code": report.exit_code, "duration_ms": report.duration_ms}
-    if report.exit_code == 1:
+              "errors": len(report.errors), "exit_code": int(report.exit_code), "duration_ms": report.duration_ms}
+    if report.exit_code == ExitCode.NOT_CONVERGED:  # a plan with changes pending (3) is not a failure
         raise RunNotConverged(json.dumps(result))
     return result
 
 
-def _manifest(event: dict[str, Any]) -> Any:
-    from ._manifest import load_manifest, manifest_from_object
+def _ignore_reason(change: ChangeEvent, env: LambdaEnvironment) -> str | None:
+    if change.event_name not in CHANGE_EVENTS:
+        return f"{change.event_name or 'an event'} does not change a secret's value"
+    if change.error_code is not None:
+        return f"the call failed ({change.error_code}): nothing changed"
+    if not change.secrets:
+        return "the event names no secret"
+    if made_by(change, env.role_arns):
+        return "made by the reconciler's own role"
+    return None
 
-    root = Path(os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
-    spec = event.get("manifest") or os.environ.get("MANIFEST_URI")
+
+def _ignored(reason: str) -> dict[str, Any]:
+    from .output.report import Report
+
+    empty = Report(mode="run", started_at="", run_id="")
+    return {"run_id": None, "mode": "run", "totals": empty.totals, "errors": 0, "exit_code": 0, "duration_ms": 0,
+            "ignored": reason}
+
+
+def _scheduled_input(event: dict[str, Any]) -> dict[str, Any]:
+    if event.get("source") == "aws.events" and "detail-type" in event:
+        return {}  # a classic EventBridge scheduled rule: it carries no input of ours
+    unknown = sorted(set(event) - SCHEDULED_KEYS)
+    if unknown:
+        raise InvalidInvocation(f"event input: unknown key(s) {', '.join(map(repr, unknown))}; "
+                                f"expected some of {', '.join(sorted(SCHEDULED_KEYS))}")
+    return event
+
+
+def _scheduled_options(event: dict[str, Any]) -> dict[str, Any]:
+    from ._run import ShardError, parse_shard
+
+    mode = event.get("mode", "run")
+    if mode not in MODES:
+        raise InvalidInvocation(f"event input: mode must be one of {', '.join(MODES)}, not {mode!r}")
+    fields: dict[str, Any] = {"mode": mode}
+    if event.get("shard") is not None:
+        try:
+            fields["shard"] = parse_shard(event["shard"])
+        except ShardError as exc:
+            raise InvalidInvocation(f"event input: {exc}") from None
+    select = event.get("select")
+    if select is not None:
+        select = [select] if isinstance(select, str) else select
+        if not isinstance(select, list) or not all(isinstance(s, str) and s for s in select):
+            raise InvalidInvocation("event input: select must be a mapping id or a list of mapping ids")
+        fields["select"] = tuple(select)
+    return fields
+
+
+def _scheduled_manifest(event: dict[str, Any], env: LambdaEnvironment) -> Any:
+    """The manifest to run: the event's own only where the environment trusts events (SPEC: Lambda trust)."""
+    spec = event.get("manifest")
+    if spec is None:
+        return _manifest_from_environment(env)
+    if not env.allow_event_manifest:
+        raise InvalidInvocation(f"event input: 'manifest' is refused: this function runs {ENV_MANIFEST_URI} only "
+                                f"(set {ENV_ALLOW_EVENT_MANIFEST}=true to let events name a manifest)")
     if isinstance(spec, dict):
-        return manifest_from_object(spec, origin="<event manifest>", base_dir=root)
-    if not spec:
+        from ._manifest import manifest_from_object
+
+        return manifest_from_object(spec, origin="<event manifest>", base_dir=env.task_root)
+    if not isinstance(spec, str) or not spec:
+        raise InvalidInvocation("event input: manifest must be an s3:// URI, a path, or the manifest as an object")
+    return _location(spec, env)
+
+
+def _manifest_from_environment(env: LambdaEnvironment) -> str:
+    if env.manifest_uri is None:
         from ._exceptions import ManifestError
 
-        raise ManifestError(["no manifest: give 'manifest' in the event input or set MANIFEST_URI"])
-    spec = str(spec)
-    if not spec.startswith("s3://") and not os.path.isabs(spec):
-        spec = str(root / spec)
-    return load_manifest(spec)
+        raise ManifestError([f"no manifest: set {ENV_MANIFEST_URI} in the function's environment"])
+    return _location(env.manifest_uri, env)
 
 
-def change_event_sources(event: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
-    """(region, secret id) pairs a Secrets Manager change event names; None if it is not one."""
-    if event.get("source") != "aws.secretsmanager" or "detail" not in event:
-        return None
-    detail = event.get("detail") or {}
-    name = detail.get("eventName")
-    if name not in CHANGE_EVENTS:
-        return frozenset()
-    region = detail.get("awsRegion") or event.get("region") or ""
-    ids = set()
-    for part in (detail.get("requestParameters"), detail.get("additionalEventData"),
-                 detail.get("responseElements")):
-        if isinstance(part, dict):
-            for key in ("secretId", "SecretId", "arn", "ARN"):
-                if isinstance(part.get(key), str):
-                    ids.add(part[key])
-    return frozenset((region, i) for i in ids)
+def _location(spec: str, env: LambdaEnvironment) -> str:
+    """An s3:// URI as is; a path relative to the function's code (LAMBDA_TASK_ROOT)."""
+    if spec.startswith("s3://") or os.path.isabs(spec):
+        return spec
+    return str(env.task_root / spec)
+
+
+def _deadline(context: Any) -> dict[str, float]:
+    from ._constants import LAMBDA_SAFETY_MARGIN_SECONDS
+
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return {}
+    remaining = context.get_remaining_time_in_millis() / 1000.0
+    margin = min(LAMBDA_SAFETY_MARGIN_SECONDS, remaining * 0.25)
+    return {"deadline": max(MIN_DEADLINE_SECONDS, remaining - margin), "grace": margin * IN_FLIGHT_SHARE_OF_MARGIN}

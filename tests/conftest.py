@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import textwrap
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,30 +10,27 @@ from typing import Any
 import boto3
 import pytest
 from faultproxy import FaultProxy
-from moto.server import ThreadedMotoServer
+from support import LOCAL_ACCOUNT, LocalAws, start_local_aws, use_local_environment
 
-# Real-looking fake credentials; moto accepts anything.
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-})
-for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-    os.environ.pop(var, None)
+# Real-looking fake credentials (moto accepts anything); no profile or session token from the host.
+use_local_environment()
 
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-ACCOUNT_A = "123456789012"  # moto's default account
+ACCOUNT_A = LOCAL_ACCOUNT  # moto's default account
 ACCOUNT_B = "222222222222"
 ROLE_B = f"arn:aws:iam::{ACCOUNT_B}:role/replica-writer"
 
 
 @pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def local_aws() -> Iterator[LocalAws]:
+    """One moto server over HTTP for the session (reconciler._local, shared with the demo)."""
+    aws = start_local_aws()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_url(local_aws: LocalAws) -> str:
+    return local_aws.url
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +41,11 @@ def _proxy(moto_url: str) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def proxy(_proxy: FaultProxy, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
+def proxy(_proxy: FaultProxy, local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
     """A clean AWS behind a clean proxy; the code under test talks to the proxy."""
     _proxy.reset()
     _proxy.drain()
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
+    local_aws.reset()
     _proxy.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", _proxy.url)
     return _proxy

@@ -232,7 +232,13 @@ def bucket(aws):
     return s3
 
 
-def test_lambda_runs_a_manifest_from_s3(aws, proxy, bucket):
+@pytest.fixture
+def trusted_events(monkeypatch):
+    """These tests name the manifest in the event: only a function that trusts its events may."""
+    monkeypatch.setenv("ALLOW_EVENT_MANIFEST", "true")
+
+
+def test_lambda_runs_a_manifest_from_s3(aws, proxy, bucket, trusted_events):
     from reconciler.lambda_handler import handler
 
     aws.create("app/plain/s0", "v0")
@@ -245,7 +251,7 @@ def test_lambda_runs_a_manifest_from_s3(aws, proxy, bucket):
     assert result["totals"]["in_sync"] == 1
 
 
-def test_lambda_inline_manifest_shard_and_env_fallback(aws, proxy, bucket, monkeypatch):
+def test_lambda_inline_manifest_shard_and_env_fallback(aws, proxy, bucket, monkeypatch, trusted_events):
     import yaml
 
     from reconciler.lambda_handler import handler
@@ -264,7 +270,7 @@ def test_lambda_inline_manifest_shard_and_env_fallback(aws, proxy, bucket, monke
     assert handler({}, FakeContext(300_000))["totals"]["in_sync"] == 6
 
 
-def test_lambda_raises_on_conflict_and_on_deferral(aws, proxy, bucket):
+def test_lambda_raises_on_conflict_and_on_deferral(aws, proxy, bucket, trusted_events):
     from reconciler.lambda_handler import RunNotConverged, handler
 
     seed(aws)
@@ -305,7 +311,8 @@ def test_lambda_change_event_reconciles_only_the_named_source(aws, proxy, bucket
     assert aws.exists("dr/plain/s1", "us-west-2") and not aws.exists("dr/plain/s0", "us-west-2")
     result = handler(change_event("RotationSucceeded", arn), FakeContext(60_000))
     assert result["totals"]["create"] == 1 and aws.exists("dr/json", "us-west-2")
-    assert handler(change_event("DeleteSecret", "app/plain/s2"), FakeContext(60_000))["totals"]["create"] == 0
+    ignored = handler(change_event("DeleteSecret", "app/plain/s2"), FakeContext(60_000))
+    assert ignored["totals"]["create"] == 0 and "ignored" in ignored
     assert handler(change_event("PutSecretValue", "app/plain/s2", "eu-west-1"), FakeContext(60_000))[
         "totals"]["create"] == 0
 
