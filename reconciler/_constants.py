@@ -29,6 +29,10 @@ QUOTA_WRITE_RPS = 50.0  # PutSecretValue, UpdateSecret, UpdateSecretVersionStage
 QUOTA_LIST_RPS = 100.0  # ListSecrets
 QUOTA_BATCH_GET_RPS = 100.0  # BatchGetSecretValue
 QUOTA_READ_RPS = 10_000.0  # DescribeSecret + GetSecretValue
+# Parameter Store quotas per account and region (requests per second; standard throughput).
+QUOTA_SSM_PUT_RPS = 3.0  # PutParameter (and the other writes)
+QUOTA_SSM_GET_RPS = 40.0  # GetParameters, GetParameter
+QUOTA_SSM_DESCRIBE_RPS = 10.0  # DescribeParameters (and the other listings)
 STAGE_CURRENT = "AWSCURRENT"
 
 # --- CloudWatch PutMetricData limits -----------------------------------------------------------

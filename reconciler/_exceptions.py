@@ -6,18 +6,21 @@ Exception tree::
     ├── ManifestError              bad manifest or usage: exit 2, raised before any AWS call
     ├── ItemError                  one item failed; recorded on that item, never stops the others
     │   ├── TransformError         a transform step could not produce a value
-    │   └── BackendError           an AWS call failed (translated in _errors.py, nowhere else)
+    │   └── BackendError           an AWS call failed (translated in aws/errors.py, nowhere else)
     │       ├── TransientError     worth retrying: throttling, 5xx, timeouts, dropped connections
     │       │   └── ThrottlingError
     │       ├── PermanentError     retrying cannot help: not found, access denied, invalid request
     │       │   ├── NotFoundError
     │       │   ├── AccessDeniedError
     │       │   ├── AlreadyExistsError
-    │       │   └── ScheduledForDeletionError
-    │       └── CircuitOpenError   an identity or endpoint was given up on earlier in this run
+    │       │   └── ProfileNotFoundError  a named profile that does not exist: its items fail
+    │       └── CircuitOpenError   an endpoint was given up on earlier in this run
     └── DeadlineExceeded           the run's deadline passed before the item could start or finish
 
 Messages never carry a secret value: they name mappings, secrets and AWS error codes only.
+
+This tree is store-neutral on purpose: every store behind the ``aws.store.Store`` seam (Secrets
+Manager, Parameter Store) raises these, so the engine never learns a service's error codes.
 """
 
 from __future__ import annotations
@@ -94,12 +97,16 @@ class AlreadyExistsError(PermanentError):
     type_name = "ResourceExistsException"
 
 
-class ScheduledForDeletionError(PermanentError):
-    type_name = "InvalidRequestException"
+class ProfileNotFoundError(PermanentError):
+    type_name = "ProfileNotFound"
 
 
 class CircuitOpenError(BackendError):
-    """Raised without an AWS call once an identity or endpoint has tripped its breaker."""
+    """Raised without an AWS call once an endpoint has tripped its breaker.
+
+    An identity that cannot be used is not reported this way: its original error is repeated, so
+    each of its items says why (AccessDenied on sts:AssumeRole, ProfileNotFound).
+    """
 
     type_name = "CircuitOpen"
 

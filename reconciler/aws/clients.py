@@ -1,0 +1,58 @@
+"""One aiobotocore client per (service, identity, region), opened on first use, kept for the run.
+
+Clients are created with the SDK's retries off (one attempt each: ``call.Caller`` retries, so
+attempts do not multiply) and the manifest's timeouts. They are closed with the backend's exit
+stack. Creation is memoised per key (``_once``): two callers of one key share one client, and
+callers of different keys never wait for each other.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any, Protocol
+
+from .._constants import CONNECT_TIMEOUT, READ_TIMEOUT
+from ._once import Once
+from .credentials import Sessions
+from .errors import map_exceptions
+from .identity import Identity
+
+# A pool a little larger than the concurrency: listings and value reads run beside the writes.
+POOL_HEADROOM = 4
+MIN_POOL = 10
+
+
+class TimeoutConfig(Protocol):
+    @property
+    def connect(self) -> float: ...
+    @property
+    def read(self) -> float: ...
+
+
+def client_config(timeouts: TimeoutConfig | None, concurrency: int) -> Any:
+    """The AioConfig every client of this run uses: no SDK retries, our timeouts."""
+    from aiobotocore.config import AioConfig
+
+    return AioConfig(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=timeouts.connect if timeouts else CONNECT_TIMEOUT,
+        read_timeout=timeouts.read if timeouts else READ_TIMEOUT,
+        max_pool_connections=max(MIN_POOL, concurrency + POOL_HEADROOM),
+    )
+
+
+class Clients:
+    def __init__(self, stack: AsyncExitStack, sessions: Sessions, config: Any) -> None:
+        self._stack = stack
+        self._sessions = sessions
+        self._config = config
+        self._clients: Once[tuple[str, str, str], Any] = Once()
+
+    async def get(self, service: str, identity: Identity, region: str) -> Any:
+        return await self._clients.get((service, identity.key, region), lambda: self._open(service, identity, region))
+
+    async def _open(self, service: str, identity: Identity, region: str) -> Any:
+        session = await self._sessions.session(identity)
+        with map_exceptions("CreateClient", subject=f"{service} {region} as {identity}"):
+            return await self._stack.enter_async_context(
+                session.create_client(service, region_name=region, config=self._config))

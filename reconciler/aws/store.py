@@ -1,0 +1,75 @@
+"""The seam between the engine and a store of secrets: what the engine needs, nothing more.
+
+A store is one service in one (identity, region): Secrets Manager (``secretsmanager.SecretsManager``)
+or Parameter Store (``ssm.ParameterStore``). The engine sees only this protocol, ``SecretMeta`` and
+``SecretValue`` (``_types``) and the store-neutral errors of ``_exceptions`` (NotFoundError,
+AccessDeniedError, ...), so a second store plugs in without the engine learning its API.
+
+Contract every store keeps:
+- Reads never return a value in metadata: ``list_secrets``/``list_owned``/``describe`` carry
+  versions, tags and descriptions only; values come from ``get_current``/``get_values``.
+- Not listed never means missing: a listing that fails raises, it does not end early.
+- ``describe`` returns None only when the store says the secret does not exist.
+- Every write is idempotent under retry for the same ``token`` (SPEC: Drift).
+- Errors are ``BackendError`` subclasses; messages never carry a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol
+
+from .._exceptions import BackendError
+from .._types import SecretMeta, SecretValue
+from .identity import Identity
+
+StoreService = Literal["secretsmanager", "ssm"]
+
+
+class Store(Protocol):
+    service: str  # "secretsmanager" | "ssm": for the report's run-level error scope
+    batch_size: int  # ids ``get_values`` takes per call
+    identity: Identity
+    account: str
+    region: str
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def list_secrets(self, name_prefixes: list[str] | None) -> AsyncIterator[SecretMeta]:
+        """Every secret whose name starts with one of ``name_prefixes`` (all when None)."""
+        ...
+
+    def list_owned(self, owner: str) -> AsyncIterator[SecretMeta]:
+        """Every secret whose ``reconciler:owner`` tag is ``owner``, scheduled deletions included."""
+        ...
+
+    async def describe(self, secret_id: str) -> SecretMeta | None: ...
+
+    async def get_current(self, secret_id: str) -> SecretValue: ...
+
+    async def get_values(self, secret_ids: list[str]) -> dict[str, SecretValue | BackendError]:
+        """Current values of up to ``batch_size`` secrets, keyed by the id asked for."""
+        ...
+
+    # --- writes --------------------------------------------------------------------------------
+
+    async def create(self, name: str, token: str, value: SecretValue, *, kms_key_id: str | None,
+                     description: str | None, tags: dict[str, str]) -> dict[str, Any]: ...
+
+    async def put_value(self, secret_id: str, token: str, value: SecretValue) -> list[str]:
+        """Write a new current value under ``token``; the stages the written version holds."""
+        ...
+
+    async def move_current(self, secret_id: str, to_version: str, from_version: str | None) -> None: ...
+
+    async def restore(self, secret_id: str) -> None: ...
+
+    async def tag(self, secret_id: str, tags: dict[str, str]) -> None: ...
+
+    async def untag(self, secret_id: str, keys: list[str]) -> None: ...
+
+    async def set_description(self, secret_id: str, description: str) -> None: ...
+
+    async def delete(self, secret_id: str, recovery_window_days: int) -> None:
+        """Schedule deletion, recoverable for ``recovery_window_days`` (never a forced delete)."""
+        ...
