@@ -1,0 +1,414 @@
+"""POSIX ERE (GNU sed ``-E``, glibc, C.UTF-8) translated to the ``regex`` module's syntax.
+
+Invariants:
+- Whatever ``translate_ere`` accepts matches exactly what glibc's matcher matches in C.UTF-8.
+  Anything we cannot translate exactly is refused with a SedSyntaxError, never approximated.
+- Character classes, ``\\w``/``\\s`` and word boundaries use glibc's own tables (``_sed_tables``,
+  generated from ``iswctype``), never the ``regex`` module's Unicode properties: glibc puts
+  Arabic-Indic digits in ``alpha``, ``ǅ`` in ``upper``, ``①`` in ``punct`` and leaves U+00A0 out
+  of ``space``.
+- Case-insensitive matching is glibc's: two characters match when their ``towupper`` is equal
+  (no full case folding: ``ss`` never matches ``ß``, ``[a-z]`` never matches the Kelvin sign). We
+  get it by upper-casing the subject (``UPPER``, one code point to one, so offsets are kept) and
+  the pattern's own characters; classes are then tested on the upper-cased character, as glibc
+  does, and ``[:upper:]``/``[:lower:]`` mean ``[:alpha:]`` as in glibc's regcomp.
+- Size is bounded before anything is compiled: ``units`` estimates glibc's expanded parse tree
+  (an interval copies its atom, as regcomp does), so a regex GNU sed would refuse for size
+  ("Regular expression too big", "Memory exhausted") is refused here in microseconds. The
+  translated text is bounded too, which bounds the ``regex`` module's compile time and memory.
+- Compiling is lazy (first use) and cached: loading a manifest only parses and translates.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import regex
+
+from ._errors import SedSyntaxError
+from ._sed_tables import CLASSES as _CLASS_TEXT
+from ._sed_tables import UPPER as _UPPER_TEXT
+
+RE_DUP_MAX = 32767  # glibc's ceiling on {n,m}: "Regular expression too big" above it
+# Estimated expanded size (glibc parse-tree nodes). GNU sed refuses ((a{1000}){1000}){1000} and
+# a{32767}{32767} (about 1e9 nodes) with "Memory exhausted" under a 256 MB limit and accepts
+# (a{100}){800}; every single interval up to RE_DUP_MAX on one atom stays accepted.
+MAX_REGEX_UNITS = 1 << 16
+MAX_SCRIPT_UNITS = 1 << 18  # the sum over one script's regexes
+# The translated pattern's length bounds the regex module's compile time (~1-5 us a character)
+# and memory; a [[:alpha:]] alone is about 5,000 characters once spelled out.
+MAX_TRANSLATED_CHARS = 1 << 18
+MAX_GROUP_DEPTH = 100  # the regex module's parser recurses per nesting level
+_COMPILE_FLAGS = regex.POSIX | regex.V0 | regex.DOTALL
+
+
+def _decode_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    out = []
+    for item in text.split(","):
+        lo, _, hi = item.partition("-")
+        out.append((int(lo, 16), int(hi or lo, 16)))
+    return tuple(out)
+
+
+CLASS_RANGES: dict[str, tuple[tuple[int, int], ...]] = {k: _decode_ranges(v) for k, v in _CLASS_TEXT.items()}
+UPPER: dict[int, int] = {int(a, 16): int(b, 16) for a, b in (p.split(":") for p in _UPPER_TEXT.split(","))}
+
+
+def _set_char(c: int) -> str:
+    """One code point inside a regex-module set: escaped unless plainly printable."""
+    ch = chr(c)
+    if c < 0x20 or c == 0x7F or ch in "\\]-[^":
+        return f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}"
+    return ch
+
+
+def _set_text(ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> str:
+    return "".join(_set_char(a) if a == b else f"{_set_char(a)}-{_set_char(b)}" for a, b in ranges)
+
+
+_CLASS_SET = {name: _set_text(rs) for name, rs in CLASS_RANGES.items()}
+_WORD = "[" + _CLASS_SET["alnum"] + "_]"  # glibc's IS_WIDE_WORD_CHAR: iswalnum or '_'
+_NOT_WORD = "[^" + _CLASS_SET["alnum"] + "_]"
+# Escapes outside brackets, as regex-module syntax. Word boundaries look at glibc's word
+# characters on both sides (the start and end of a line count as non-word).
+_ESCAPES = {
+    "w": _WORD, "W": _NOT_WORD,
+    "s": "[" + _CLASS_SET["space"] + "]", "S": "[^" + _CLASS_SET["space"] + "]",
+    "n": "\\n", "t": "\\t",
+}
+_BOUNDARIES = {
+    "<": f"(?<!{_WORD})(?={_WORD})",
+    ">": f"(?<={_WORD})(?!{_WORD})",
+    "b": f"(?:(?<!{_WORD})(?={_WORD})|(?<={_WORD})(?!{_WORD}))",
+    "B": f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))",
+}
+# Anchors as (per line, in the whole text with MULTILINE): see SedScript.apply's pre-check.
+_ANCHORS = {"^": ("^", "^"), "$": ("\\Z", "$"), "`": ("\\A", "^"), "'": ("\\Z", "$")}
+# Characters GNU sed's regex reads literally after a backslash (\& included: a literal &).
+_LITERAL_ESCAPES = frozenset(".*[]()+?{}|^$\\/&")
+
+
+@dataclass(frozen=True)
+class Ere:
+    """A translated regex. ``compiled``/``whole`` compile on first use."""
+
+    source: str
+    translated: str
+    translated_whole: str  # anchors per line of a whole text (SedScript.apply's pre-check)
+    icase: bool
+    groups: int
+    units: int
+    # Groups whose capture engines disagree on: inside a repeated group that can match empty.
+    ambiguous_groups: frozenset[int] = frozenset()
+    # Matches the empty string whatever surrounds it (a*, x?, ()); glibc then also matches in
+    # the middle of a multi-byte character, which only matters after an empty match.
+    empty_anywhere: bool = False
+
+    @property
+    def compiled(self) -> Any:
+        return _compile(self.translated, False)
+
+    @property
+    def whole(self) -> Any:
+        return _compile(self.translated_whole, True)
+
+    def subject(self, text: str) -> str:
+        """The text the compiled regex runs on: upper-cased as glibc does under ``I``."""
+        return text.translate(UPPER) if self.icase else text
+
+
+@functools.lru_cache(maxsize=128)
+def _compile(translated: str, multiline: bool) -> Any:
+    # The translator emits only syntax the regex module accepts; an error here is our bug, and
+    # it surfaces as a failed item (TransformError in the executor), never as different bytes.
+    return regex.compile(translated, _COMPILE_FLAGS | (regex.MULTILINE if multiline else 0))
+
+
+def _quote(text: str, limit: int = 20) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+@dataclass
+class _Frame:
+    """One open group (or the whole regex, number 0) while translating."""
+
+    number: int
+    start: int  # index in ``out`` of the group's "("
+    units: int = 0  # this branch
+    alt_units: int = 0  # finished branches
+    nullable: bool = True  # every atom of this branch so far can match empty
+    any_nullable: bool = False  # some finished branch can
+    has_assert: bool = False
+    # The last atom of this branch, which a quantifier applies to.
+    atom_start: int | None = None
+    atom_units: int = 0
+    atom_nullable: bool = False
+    nullable_before_atom: bool = True
+    atom_group: tuple[int, int] | None = None  # (first, last) group numbers if the atom is a group
+    atom_asserts: bool = False
+    quantified: bool = False
+
+
+@dataclass
+class _Translator:
+    """The ERE state machine: one pass over the pattern, one frame per open group.
+
+    It is one long loop on purpose (the issue allows it): each branch handles one token and
+    updates the frame's size, nullability and last-atom bookkeeping together.
+    """
+
+    pattern: str
+    icase: bool
+    out: list[str] = field(default_factory=list)
+    anchors: dict[int, str] = field(default_factory=dict)  # index in out -> whole-text form
+    groups: int = 0
+    closed: set[int] = field(default_factory=set)
+    group_nullable: dict[int, bool] = field(default_factory=dict)
+    ambiguous: set[int] = field(default_factory=set)
+    asserts: bool = False
+
+    def run(self) -> Ere:
+        p = self.pattern
+        stack = [_Frame(0, 0)]
+        i = 0
+        while i < len(p):
+            f = stack[-1]
+            c = p[i]
+            if c == "\\":
+                if i + 1 >= len(p):
+                    raise SedSyntaxError("trailing backslash in the regex")
+                i = self._escape(f, p[i + 1], i + 2)
+            elif c == "[":
+                i, text = _bracket(p, i, self.icase)
+                self._atom(f, text)
+            elif c == "(":
+                if i + 1 < len(p) and p[i + 1] in "*+?{":
+                    raise SedSyntaxError(f"{p[i + 1]!r} right after '(' is not supported")
+                if len(stack) > MAX_GROUP_DEPTH:
+                    raise SedSyntaxError(f"groups nested deeper than {MAX_GROUP_DEPTH}")
+                self.groups += 1
+                stack.append(_Frame(self.groups, len(self.out)))
+                self.out.append("(")
+                i += 1
+            elif c == ")":
+                if len(stack) == 1:
+                    raise SedSyntaxError("unmatched ')' in the regex")
+                self._close(stack.pop(), stack[-1])
+                i += 1
+            elif c in "*+?{":
+                i = self._quantifier(f, p, i)
+            elif c == "|":
+                f.alt_units += f.units + 1
+                f.any_nullable = f.any_nullable or f.nullable
+                f.units, f.nullable, f.atom_start = 0, True, None
+                self.out.append("|")
+                i += 1
+            elif c in "^$":
+                self._assertion(f, c)
+                i += 1
+            else:
+                self._atom(f, "." if c == "." else _literal(chr(UPPER.get(ord(c), ord(c))) if self.icase else c))
+                i += 1
+        if len(stack) > 1:
+            raise SedSyntaxError("unmatched '(' in the regex")
+        top = stack[0]
+        units = top.alt_units + top.units
+        translated = "".join(self.out)
+        whole = "".join(self.anchors.get(k, s) for k, s in enumerate(self.out)) if self.anchors else translated
+        if len(translated) > MAX_TRANSLATED_CHARS:
+            raise SedSyntaxError("regex too big once its character classes are spelled out "
+                                 f"({len(translated)} characters, limit {MAX_TRANSLATED_CHARS})")
+        nullable = top.any_nullable or top.nullable
+        return Ere(p, translated, whole, self.icase, self.groups, units, frozenset(self.ambiguous),
+                   nullable and not self.asserts)
+
+    def _atom(self, f: _Frame, text: str, units: int = 1, nullable: bool = False,
+              group: tuple[int, int] | None = None, asserts: bool = False) -> None:
+        f.atom_start = len(self.out)
+        f.atom_units, f.atom_nullable, f.atom_group, f.atom_asserts = units, nullable, group, asserts
+        f.quantified = False
+        f.nullable_before_atom = f.nullable
+        f.nullable = f.nullable and nullable
+        f.units += units
+        self._check_units(f.units)
+        if text:
+            self.out.append(text)
+
+    def _assertion(self, f: _Frame, c: str) -> None:
+        # Zero-width: nothing may repeat it, and a repeated group holding one is refused.
+        self.asserts = f.has_assert = True
+        if c in _ANCHORS:
+            line_form, whole_form = _ANCHORS[c]
+            self.anchors[len(self.out)] = whole_form
+            self.out.append(line_form)
+        else:
+            self.out.append(_BOUNDARIES[c])
+        f.units += 1
+        f.atom_start = None
+
+    def _escape(self, f: _Frame, e: str, i: int) -> int:
+        if e.isdigit() and e != "0":
+            n = int(e)
+            if n not in self.closed:
+                raise SedSyntaxError(f"back-reference \\{e} to a group not yet closed")
+            if n in self.ambiguous:
+                raise SedSyntaxError(f"back-reference \\{e} to a group inside a repetition that can match empty")
+            self._atom(f, f"(?:\\{e})", nullable=self.group_nullable[n])
+        elif e in _BOUNDARIES or e in _ANCHORS:
+            self._assertion(f, e)
+        elif e in _ESCAPES:
+            self._atom(f, _ESCAPES[e])
+        elif e in _LITERAL_ESCAPES:
+            self._atom(f, _literal(e))
+        else:
+            raise SedSyntaxError(f"unsupported escape \\{e} in the regex")
+        return i
+
+    def _close(self, g: _Frame, parent: _Frame) -> None:
+        self.out.append(")")
+        self.closed.add(g.number)
+        nullable = g.any_nullable or g.nullable
+        self.group_nullable[g.number] = nullable
+        parent.has_assert = parent.has_assert or g.has_assert
+        start = g.start
+        self._atom(parent, "", units=g.alt_units + g.units + 1, nullable=nullable,
+                   group=(g.number, self.groups), asserts=g.has_assert)
+        parent.atom_start = start
+
+    def _quantifier(self, f: _Frame, p: str, i: int) -> int:
+        c = p[i]
+        if c == "{":
+            j = p.find("}", i)
+            if j < 0:
+                raise SedSyntaxError("unmatched '{' in the regex")
+            lo, hi, quant = _interval(p[i + 1 : j])
+            i = j + 1
+        else:
+            lo, hi, quant = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c] + (c,)
+            i += 1
+        if f.atom_start is None:
+            raise SedSyntaxError(f"{c!r} has nothing to repeat")
+        if f.atom_asserts:
+            raise SedSyntaxError("an anchor or word boundary inside a repeated group is not supported "
+                                 "(GNU sed's matcher gets such groups wrong)")
+        if f.atom_group is not None and hi != 1 and (f.quantified or f.atom_nullable):
+            self.ambiguous.update(range(f.atom_group[0], f.atom_group[1] + 1))
+        # glibc expands x{n,m} into m copies of x (n+1 for x{n,}); + is x x*.
+        copies = hi if hi is not None else lo + 1
+        units = f.atom_units * max(copies, 1) + 1
+        f.units += units - f.atom_units
+        self._check_units(units)
+        self._check_units(f.units)
+        f.atom_units = units
+        f.atom_nullable = f.atom_nullable or lo == 0
+        f.nullable = f.nullable_before_atom and f.atom_nullable
+        if f.quantified:
+            # ERE stacks quantifiers (a+? is (a+)?), where the regex module would read a lazy one.
+            self.out.insert(f.atom_start, "(?:")
+            self.out.append(")")
+            self._shift_anchors(f.atom_start)
+        self.out.append(quant)
+        f.quantified = True
+        return i
+
+    def _shift_anchors(self, at: int) -> None:
+        self.anchors = {(k + 1 if k >= at else k): v for k, v in self.anchors.items()}
+
+    @staticmethod
+    def _check_units(units: int) -> None:
+        if units > MAX_REGEX_UNITS:
+            raise SedSyntaxError("regular expression too big: its repetitions expand past "
+                                 f"{MAX_REGEX_UNITS} elements (GNU sed: 'Regular expression too big' "
+                                 "or 'Memory exhausted')")
+
+
+def _literal(c: str) -> str:
+    return "\\" + c if c in string.punctuation else c
+
+
+def _interval(body: str) -> tuple[int, int | None, str]:
+    m = regex.fullmatch(r"(\d*)(,?)(\d*)", body) if len(body) <= 12 else None
+    if not m or (not m.group(1) and not m.group(3) and m.group(2)) or body == "":
+        raise SedSyntaxError(f"invalid interval {{{body[:12]}{'...' if len(body) > 12 else ''}}}")
+    lo = int(m.group(1)) if m.group(1) else 0
+    hi = int(m.group(3)) if m.group(3) else None
+    if lo > RE_DUP_MAX or (hi is not None and hi > RE_DUP_MAX):
+        raise SedSyntaxError(f"regular expression too big: interval above RE_DUP_MAX ({RE_DUP_MAX})")
+    if hi is not None and hi < lo:
+        raise SedSyntaxError(f"invalid interval {{{body}}}")
+    if not m.group(2):
+        return lo, lo, f"{{{lo}}}"
+    return lo, hi, f"{{{lo},{'' if hi is None else hi}}}"
+
+
+def _bracket(p: str, i: int, icase: bool) -> tuple[int, str]:
+    """Translate the bracket expression at p[i] == '['; return (next index, regex-module set).
+
+    Explicit characters and (ASCII) ranges are upper-cased under ``I``; classes are not (glibc
+    tests them on the upper-cased character), except upper/lower, which mean alpha there.
+    """
+    j = i + 1
+    negate = j < len(p) and p[j] == "^"
+    j += negate
+    chars: list[tuple[int, int]] = []
+    classes: list[str] = []
+    first = True
+    while True:
+        if j >= len(p):
+            raise SedSyntaxError("unmatched '[' in the regex")
+        c = p[j]
+        if c == "]" and not first:
+            j += 1
+            break
+        first = False
+        if c == "[" and j + 1 < len(p) and p[j + 1] in ":=.":
+            kind = p[j + 1]
+            end = p.find(kind + "]", j + 2)
+            if end < 0:
+                raise SedSyntaxError("unterminated [: :], [= =] or [. .] in a bracket expression")
+            name = p[j + 2 : end]
+            j = end + 2
+            if kind == ":":
+                if name not in CLASS_RANGES:
+                    raise SedSyntaxError(f"unknown character class {_quote(name)}")
+                classes.append("alpha" if icase and name in ("upper", "lower") else name)
+            elif len(name) != 1 or not name.isascii():
+                # glibc in C.UTF-8 knows single-byte collating elements only
+                raise SedSyntaxError("invalid collation character (GNU sed: only one ASCII character)")
+            else:
+                chars.append((ord(name), ord(name)))
+            continue
+        j, lo = _bracket_char(p, j)
+        if j + 1 < len(p) and p[j] == "-" and p[j + 1] != "]":
+            if p[j + 1] == "[":
+                raise SedSyntaxError("a range ending in a class or collating element is not supported")
+            j, hi = _bracket_char(p, j + 1)
+            if hi < lo:
+                raise SedSyntaxError(f"invalid range end in [{chr(lo)}-{chr(hi)}]")
+            if lo > 0x7F or hi > 0x7F:
+                raise SedSyntaxError(f"a range with a non-ASCII end [{chr(lo)}-{chr(hi)}] depends on the locale")
+            chars.append((lo, hi))
+        else:
+            chars.append((lo, lo))
+    if icase:
+        chars = [(u, u) for u in sorted({UPPER.get(x, x) for a, b in chars for x in range(a, b + 1)})]
+    body = "".join(_CLASS_SET[name] for name in dict.fromkeys(classes)) + _set_text(chars)
+    return j, "[" + ("^" if negate else "") + body + "]"
+
+
+def _bracket_char(p: str, j: int) -> tuple[int, int]:
+    # GNU sed turns \n and \t into the characters before glibc sees the bracket; any other
+    # backslash inside brackets is a literal backslash.
+    if p[j] == "\\" and j + 1 < len(p) and p[j + 1] in "nt":
+        return j + 2, ord("\n" if p[j + 1] == "n" else "\t")
+    return j + 1, ord(p[j])
+
+
+def translate_ere(pattern: str, icase: bool) -> Ere:
+    """Translate (and bound) one ERE; raises SedSyntaxError. Nothing is compiled here."""
+    if pattern == "":
+        raise SedSyntaxError("empty regex (sed's 'last regex' is not supported)")
+    return _Translator(pattern, icase).run()
