@@ -17,7 +17,8 @@ _EXPORTS = {
     "TransientError": "_exceptions",
     "Manifest": "_manifest", "load_manifest": "_manifest", "manifest_from_object": "_manifest",
     "parse_manifest": "_manifest",
-    "ItemResult": "_report", "Report": "_report",
+    "ItemResult": "output.report", "Report": "output.report", "RunError": "output.report",
+    "run_once": "_run",
 }
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PermanentError",
     "ReconcilerError",
     "Report",
+    "RunError",
     "ThrottlingError",
     "TransformError",
     "TransientError",
@@ -40,6 +42,7 @@ __all__ = [
     "manifest_from_object",
     "parse_manifest",
     "reconcile",
+    "run_once",
 ]
 
 
@@ -69,4 +72,5 @@ if TYPE_CHECKING:
         TransientError,
     )
     from ._manifest import Manifest, load_manifest, manifest_from_object, parse_manifest
-    from ._report import ItemResult, Report
+    from ._run import run_once
+    from .output.report import ItemResult, Report, RunError

@@ -326,3 +326,66 @@ def test_lambda_cold_import_is_small():
     heavy = [line for line in out.splitlines()
              if any(m in line for m in ("aioboto3", "botocore", "pydantic", "rich", "regex", "jsonpath"))]
     assert heavy == []
+
+
+# --- text output never reads markup; json output is always one report ----------------------------
+
+
+MARKUP_MANIFEST = """
+version: 1
+settings: {metrics: {sink: none}}
+defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+mappings:
+  - {id: cfg, source: app/cfg, destination: dr/cfg}
+  - {id: theirs, source: app/theirs, destination: dr/theirs}
+"""
+
+
+def test_text_format_shows_markup_like_keys_and_owner_tags_literally(aws, proxy, write_manifest, run_cli):
+    # GIVEN (issue 8 item 9) a JSON key "allow[/admin]" that --diff names, and a foreign owner tag "team[/x]"
+    aws.create("app/cfg", json.dumps({"allow[/admin]": "a", "x": 1}))
+    aws.create("app/theirs", "v")
+    aws.create("dr/theirs", "v", "us-west-2", Tags=[{"Key": "reconciler:owner", "Value": "team[/x]"}])
+    path = write_manifest(MARKUP_MANIFEST)
+    code, out, _ = run_cli("run", str(path), "--format", "text")
+    assert code == 1 and "team[/x]" in out  # the conflict's reason, in full
+    aws.put("app/cfg", json.dumps({"allow[/admin]": "b", "x": 1}))
+    # WHEN plan --diff renders it as text THEN it is shown literally, and the run reports as usual
+    code, out, err = run_cli("plan", str(path), "--diff", "--format", "text")
+    assert code == 1, err
+    assert "$.allow[/admin]" in out and "team[/x]" in out and "Traceback" not in err
+    assert out.rstrip().splitlines()[-1] == "orphans: 0, deletions: 0"
+
+
+def test_deadline_nan_is_a_usage_error_in_a_real_process(tmp_path):
+    import subprocess
+    import sys
+
+    for value in ("nan", "inf", "-1", "0", "abc"):
+        proc = subprocess.run([sys.executable, "-m", "reconciler", "plan", str(tmp_path / "m.yaml"),
+                               "--deadline", value], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, value
+        assert "--deadline" in proc.stderr and "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_json_format_prints_one_report_for_an_invalid_manifest(write_manifest, run_cli):
+    path = write_manifest("version: 1\nmappings: [{source: a}]\n")
+    for mode in ("plan", "run"):
+        code, report, err = run_cli(mode, str(path))
+        assert code == 2 and "error:" in err
+        assert isinstance(report, dict) and report["mode"] == mode and report["items"] == []
+        assert [e["type"] for e in report["errors"]] == ["ManifestError"]
+
+
+def test_json_format_prints_one_report_when_the_run_crashes(aws, proxy, write_manifest, run_cli, monkeypatch):
+    import reconciler._engine
+
+    async def crash(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("an unexpected bug quoting CANARY-value")
+
+    monkeypatch.setattr(reconciler._engine, "reconcile", crash)
+    path = write_manifest(MARKUP_MANIFEST)
+    code, report, err = run_cli("run", str(path))
+    assert code == 1 and isinstance(report, dict)
+    assert [e["type"] for e in report["errors"]] == ["RuntimeError"]
+    assert "CANARY" not in json.dumps(report) + err  # a library's message is not ours to repeat
