@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -68,13 +67,21 @@ def test_steps_chain_in_order_with_variables():
 # --- safety ---------------------------------------------------------------------------------------
 
 
-def test_runaway_regex_is_stopped_in_bounded_time():
+def test_runaway_regex_is_stopped_by_the_time_limit():
+    # No wall-clock bound is asserted (it would flake on a loaded machine): that the limit is
+    # checked inside the loops is proved on a fake clock in test_json_transform.py
+    # (test_the_transform_deadline_reaches_every_step_on_a_fake_clock). Here: a catastrophic
+    # pattern ends with the time-limit error instead of running on.
     t = transform(sed("s/(a|aa)+$/x/"))
     value = "a" * 60 + "b"
-    t0 = time.monotonic()
     with pytest.raises(TransformError, match="time limit"):
         t.apply(value * 1000, timeout=0.5)
-    assert time.monotonic() - t0 < 5
+
+
+def test_an_expired_deadline_stops_before_any_work():
+    t = transform(sed("s/(a|aa)+$/x/"))
+    with pytest.raises(TransformError, match="time limit"):
+        t.apply("a" * 60 + "b", timeout=0.0)
 
 
 def test_output_over_the_secret_size_limit_fails():
@@ -269,9 +276,9 @@ def test_runaway_rule_fails_only_its_item_end_to_end(aws, proxy, write_manifest,
           - {id: slow, source: prod/slow, destination: dr/slow, transform: [{sed: "s/(a|aa)+b$/x/"}]}
           - {id: fine, source: prod/fine, destination: dr/fine, transform: [{sed: "s/(a|aa)+b$/x/"}]}
     """)
-    t0 = time.monotonic()
+    # No upper bound on the run's wall time here (over HTTP only lower bounds hold on a loaded
+    # machine): the item's "time limit" error below is the proof that the limit stopped it.
     code, report, _ = run_cli("run", str(path))
-    assert time.monotonic() - t0 < 20
     by_id = {i["mapping"]: i for i in report["items"]}
     assert code == 1
     assert by_id["slow"]["action"] == "failed" and "time limit" in by_id["slow"]["error"]["message"]

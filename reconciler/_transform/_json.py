@@ -19,7 +19,6 @@ import datetime
 import enum
 import json
 import math
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +69,7 @@ class JsonSet:
     def rule_count(self) -> int:
         return len(self.assignments)
 
-    def apply(self, value: str, deadline: float, *, clock: Callable[[], float] = time.monotonic) -> str:
+    def apply(self, value: str, deadline: float, *, clock: Callable[[], float] | None = None) -> str:
         ticker = Ticker(deadline, clock)
         try:
             doc = parse_document(value, ticker)
@@ -88,9 +87,12 @@ def _assign(doc: Document, a: Assignment, ticker: Ticker) -> None:
     if a.op is Op.REPLACE:
         for loc in locations:
             node = loc.node
-            if node.kind is NodeKind.STRING and node.string is not None and a.find in node.string:
+            if node.kind is not NodeKind.STRING or node.string is None:
+                continue  # only strings are searched: find is a string, so no other value equals it
+            replaced = node.string.replace(a.find, a.replace)
+            if replaced != node.string:  # unchanged strings keep their text (escapes included)
                 assert loc.parent is not None  # the root is an object, never a string
-                loc.parent.children[loc.index] = from_value(node.string.replace(a.find, a.replace), doc.style)
+                loc.parent.children[loc.index] = from_value(replaced, doc.style)
         return
     if not locations:
         _create(doc, a, ticker)

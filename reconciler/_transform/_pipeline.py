@@ -86,10 +86,10 @@ class Transform:
         return sum(step.rule_count for _, step in self.steps)
 
     def apply(self, value: str, *, timeout: float = TRANSFORM_TIMEOUT_SECONDS,
-              clock: Callable[[], float] = time.monotonic) -> str:
-        """Run every step under one deadline, ``timeout`` seconds from now on ``clock`` (the
-        monotonic clock the steps read; tests pass a fake one to prove the deadline is honoured)."""
-        deadline = clock() + timeout
+              clock: Callable[[], float] | None = None) -> str:
+        """Run every step under one deadline, ``timeout`` seconds from now on ``clock`` (default
+        ``time.monotonic``, the clock every step reads, looked up per call so a test can fake it)."""
+        deadline = (clock or time.monotonic)() + timeout
         for label, step in self.steps:
             try:
                 value = step.apply(value, deadline)
