@@ -1,0 +1,245 @@
+"""Items: one (source secret, destination) pair each, expanded from the mappings and the listings.
+
+``ItemSpec`` is what an item *is* (fixed at expansion, immutable); ``Item`` adds what happens to
+it (observed metadata, the current decision, the result). A ``Unit`` is the items of one source
+secret: they share one value read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import _variables
+from .._backend import Endpoint, ItemStats
+from .._exceptions import BackendError, ItemError, TransformError
+from .._manifest import DestinationSpec, MappingSpec
+from .._report import ItemResult
+from .._transform import Transform, build_transform
+from .._types import SecretMeta, name_from_id
+from .actions import Action
+from .planner import Decision, Desired, decide, refine_reason, version_token
+from .selection import Shard
+
+if TYPE_CHECKING:
+    from .inventory import Inventory, Scope
+    from .results import Results
+
+
+class SelfMappingError(ItemError):
+    """The destination resolved at run time is the item's own source: it is never written."""
+
+    type_name = "SelfMapping"
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRef:
+    """Where an item writes. An empty name: a prefix mapping whose source could not be listed."""
+
+    name: str
+    region: str
+    account: str
+
+
+UNLISTED = DestinationRef("", "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSpec:
+    mapping: MappingSpec
+    dest_spec: DestinationSpec
+    source_name: str  # as listed, or as written for an exact source
+    dest: DestinationRef
+    source_endpoint: Endpoint | None = None
+    dest_endpoint: Endpoint | None = None
+    transform: Transform | None = None  # None: it could not be built (the item has failed)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """The item's identity across runs (--retry-failed)."""
+        return (self.mapping.id, self.dest.name, self.dest.region, self.dest.account)
+
+    @property
+    def source_id(self) -> str:
+        """How the source is keyed in its scope: its ARN when the manifest gave one, else its name."""
+        return self.mapping.source.name if self.mapping.source.is_arn else self.source_name
+
+
+@dataclass(slots=True)
+class Item:
+    spec: ItemSpec
+    source: SecretMeta | None = None  # as observed; refreshed when the source is confirmed
+    dest: SecretMeta | None = None  # as observed; refreshed by DescribeSecret before any write
+    decision: Decision | None = None
+    result: ItemResult | None = None  # set once, by Results only
+    stats: ItemStats = field(default_factory=ItemStats)
+    started: float = 0.0
+    transform_stats: tuple[float, int, int] | None = None  # (ms, input bytes, output bytes)
+
+
+@dataclass(eq=False, slots=True)
+class Unit:
+    """The live items of one source secret. ``announced`` is set and cleared by ReadAhead only."""
+
+    items: list[Item]
+    announced: bool = False
+
+    @property
+    def first(self) -> Item:
+        return self.items[0]
+
+
+def token(item: Item, source_version: str) -> str:
+    """SPEC's deterministic ClientRequestToken for this item at that source version."""
+    spec = item.spec
+    assert item.source is not None and spec.transform is not None
+    return version_token(item.source.arn, source_version, spec.transform.fingerprint,
+                         spec.dest.account, spec.dest.region, spec.dest.name)
+
+
+def decide_item(item: Item, source_version: str | None, owner: str) -> Decision:
+    """The planner's decision for this item as observed now (pure)."""
+    spec = item.spec
+    want = None
+    if item.source is not None and source_version is not None and spec.transform is not None:
+        want = token(item, source_version)
+    desired = Desired(owner=owner, mapping_id=spec.mapping.id, on_existing=spec.mapping.on_existing,
+                      extra_tags=dict(spec.dest_spec.tags), description=spec.dest_spec.description)
+    decision = decide(source=item.source, source_version=source_version, token=want, dest=item.dest,
+                      desired=desired)
+    if item.source is not None and spec.transform is not None:
+        previous = {token(item, v) for v in item.source.versions if v != source_version}
+        decision = refine_reason(decision, item.dest, previous)
+    return decision
+
+
+class TransformCache:
+    """One compiled transform per (mapping, destination, values of the variables it uses)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[object, Transform | ItemError] = {}
+
+    def get(self, m: MappingSpec, d: DestinationSpec, values: dict[str, str]) -> Transform | ItemError:
+        key = (m.id, m.destinations.index(d), tuple(values.get(v, "") for v in _used_variables(m)))
+        cached = self._cache.get(key)
+        if cached is None:
+            try:
+                cached = build_transform(m.steps, lambda t: _variables.expand(t, values))
+            except (ValueError, KeyError) as exc:
+                cached = TransformError(f"transform: {exc}")
+            self._cache[key] = cached
+        return cached
+
+
+class Expander:
+    """Mappings x listed sources x destinations -> items. Items that cannot proceed finish here."""
+
+    def __init__(self, inventory: Inventory, results: Results, default_region: str, shard: Shard | None,
+                 only: dict[str, tuple[str, ...]]) -> None:
+        self.inventory = inventory
+        self.results = results
+        self.default_region = default_region
+        self.shard = shard
+        self.only = only  # mapping id -> the member names change events named (prefix mappings)
+        self.transforms = TransformCache()
+
+    async def expand(self, mappings: list[MappingSpec]) -> list[Item]:
+        items: list[Item] = []
+        for m in mappings:
+            src_scope = self.inventory.source_scope(m)
+            if m.source.prefix and m.id not in self.only and (src_scope.endpoint is None or src_scope.error):
+                # The prefix could not be listed: its members are unknown, so the mapping itself fails.
+                if self._owns(m.id, m.source.name):
+                    items.append(self._unlisted(m, src_scope))
+                continue
+            for source_name, meta in self.inventory.match_sources(m, self.only):
+                if not self._owns(m.id, source_name):
+                    continue
+                for d in m.destinations:
+                    region = d.region or self.default_region
+                    scope = await self.inventory.scope(d.identity, region)
+                    items.append(self._item(m, d, source_name, meta, src_scope, scope, region))
+        return items
+
+    def _owns(self, mapping_id: str, source_name: str) -> bool:
+        return self.shard is None or self.shard.owns(mapping_id, source_name)
+
+    def _unlisted(self, m: MappingSpec, scope: Scope) -> Item:
+        """The one item reported for a prefix mapping whose source could not be listed (no destination)."""
+        item = Item(ItemSpec(m, m.destinations[0], m.source.name + "*", UNLISTED, scope.endpoint))
+        self.results.fail_or_defer(item, "could not list the source prefix",
+                                   self.inventory.unobserved_error(scope, "") or BackendError("not listed"))
+        return item
+
+    def _item(self, m: MappingSpec, d: DestinationSpec, source_name: str, source: SecretMeta | None,
+              src_scope: Scope, scope: Scope, region: str) -> Item:
+        src_ep, dest_ep = src_scope.endpoint, scope.endpoint
+        src_region = m.source.region or self.default_region
+        dest_account = dest_ep.account if dest_ep else (d.identity.account_hint or "unknown")
+        src_account = source.account if source else (src_ep.account if src_ep else "unknown")
+        values = {**dict(d.variables), "REGION": region, "SOURCE_REGION": src_region, "ACCOUNT_ID": dest_account,
+                  "SOURCE_ACCOUNT_ID": src_account, "SECRET_NAME": source_name}
+        try:
+            name = destination_name(m, d, source_name, values)
+        except _variables.UndefinedVariable as exc:
+            item = Item(ItemSpec(m, d, source_name, DestinationRef(d.name, region, dest_account), src_ep, dest_ep),
+                        source=source)
+            self.results.finish(item, Action.FAILED, "destination name", error=TransformError(str(exc)))
+            return item
+        values["DEST_SECRET_NAME"] = name
+        if source is not None:  # the source name of an exact mapping given as an ARN is the listed name
+            values["SECRET_NAME"] = source.name
+        transform = self.transforms.get(m, d, values)
+        ref = DestinationRef(name, region, dest_account)
+        item = Item(ItemSpec(m, d, source_name, ref, src_ep, dest_ep,
+                             transform if isinstance(transform, Transform) else None), source=source)
+        if isinstance(transform, ItemError):
+            self.results.finish(item, Action.FAILED, "transform could not be built", error=transform)
+        elif (src_account, src_region, source.name if source else name_from_id(source_name)) == \
+                (dest_account, region, name) and dest_ep is not None:
+            # Only knowable now (default chain, profiles, roles into the source's own account).
+            self.results.finish(item, Action.FAILED, "the destination is the item's own source",
+                                error=SelfMappingError(f"{name} in {region}, account {dest_account}, "
+                                                       "is this item's source; it is never written"))
+        return item
+
+
+def refuse_shared_destinations(items: list[Item], results: Results) -> None:
+    """Two items writing one destination would overwrite each other run after run.
+
+    The manifest check catches this where accounts are known at load; with profiles or the
+    default chain the accounts are known only now.
+    """
+    by_place: dict[DestinationRef, list[Item]] = defaultdict(list)
+    for item in items:
+        if item.result is None:
+            by_place[item.spec.dest].append(item)
+    for ref, group in by_place.items():
+        if len(group) > 1:
+            ids = ", ".join(sorted({f"{i.spec.mapping.id} ({i.spec.source_name})" for i in group}))
+            for item in group:
+                results.finish(item, Action.FAILED, "more than one mapping writes this destination",
+                               error=ItemError(f"{ref.name} in {ref.region}, account {ref.account}, "
+                                               f"is written by: {ids}"))
+
+
+def destination_name(m: MappingSpec, d: DestinationSpec, source_name: str, values: dict[str, str]) -> str:
+    """The destination's name: variables expanded, a prefix's '*' replaced by the matched remainder.
+
+    Raises ``_variables.UndefinedVariable``.
+    """
+    name = _variables.expand(d.name, {k: v for k, v in values.items() if k != "SECRET_NAME"})
+    if m.source.prefix:
+        name = name.removesuffix("*") + source_name[len(m.source.name):]
+    return name
+
+
+def _used_variables(m: MappingSpec) -> tuple[str, ...]:
+    names: set[str] = set()
+    for step in m.steps:
+        for text in step.rules:
+            names.update(_variables.references(text))
+        for _, v in step.assignments:
+            names.update(_variables.references(str(v)))
+    return tuple(sorted(names))

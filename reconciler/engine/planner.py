@@ -1,0 +1,131 @@
+"""Pure decisions: desired state vs observed metadata -> what to do with one destination.
+
+No I/O here. The engine calls ``decide`` once from listings, again after DescribeSecret confirms
+a suspected drift, and again after the source value (and so its real VersionId) has been read.
+Each rule of SPEC's "Ownership" and "Drift" sections is one branch below, in the SPEC's order.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+
+from .._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE, TOKEN_NAMESPACE
+from .._types import SecretMeta, same_source
+from .actions import ACTIONS, Action, Op
+
+__all__ = ["ACTIONS", "CONFLICT", "CREATE", "DEFERRED", "FAILED", "IN_SYNC", "OP_CREATE", "OP_NONE", "OP_PUT",
+           "OP_STAGE", "SOURCE_MISSING", "UPDATE", "Action", "Decision", "Desired", "Op", "decide", "refine_reason",
+           "version_token"]
+
+_TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+
+# Module-level aliases kept for the modules that import them by these names.
+CREATE, UPDATE, IN_SYNC = Action.CREATE, Action.UPDATE, Action.IN_SYNC
+CONFLICT, SOURCE_MISSING, FAILED, DEFERRED = Action.CONFLICT, Action.SOURCE_MISSING, Action.FAILED, Action.DEFERRED
+OP_NONE, OP_CREATE, OP_PUT, OP_STAGE = Op.NONE, Op.CREATE, Op.PUT, Op.STAGE
+
+
+def version_token(source_arn: str, source_version: str, transform_fingerprint: str,
+                  dest_account: str, dest_region: str, dest_name: str) -> str:
+    """The deterministic ClientRequestToken of SPEC's drift rule (a UUID, 36 characters)."""
+    key = "\x1f".join((source_arn, source_version, transform_fingerprint, dest_account, dest_region, dest_name))
+    return str(uuid.uuid5(TOKEN_NAMESPACE, key))
+
+
+@dataclass(frozen=True)
+class Desired:
+    owner: str
+    mapping_id: str
+    on_existing: str  # fail | adopt (the manifest's closed set)
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+    def tags(self, source_arn: str) -> dict[str, str]:
+        # a default mapping id is the source name, "*" included: not a valid tag value in AWS
+        mapping = _TAG_UNSAFE.sub("_", self.mapping_id)[:256]
+        return {**self.extra_tags, TAG_OWNER: self.owner, TAG_SOURCE: source_arn, TAG_MAPPING: mapping}
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    op: Op = Op.NONE
+    restore: bool = False
+    adopt: bool = False
+    tags: dict[str, str] = field(default_factory=dict)  # tags to set (only those that differ)
+    description: str | None = None  # description to set, if it differs
+
+    @property
+    def needs_value(self) -> bool:
+        return self.op in (Op.CREATE, Op.PUT)
+
+
+def decide(*, source: SecretMeta | None, source_version: str | None, token: str | None,
+           dest: SecretMeta | None, desired: Desired) -> Decision:
+    if source is None or source.deleted or source_version is None or token is None:
+        why = "source is scheduled for deletion" if source is not None and source.deleted else "source not found"
+        return Decision(SOURCE_MISSING, why)
+    want_tags = desired.tags(source.arn)
+    if dest is None:
+        return Decision(CREATE, "destination does not exist", OP_CREATE, tags=want_tags)
+
+    owner = dest.tags.get(TAG_OWNER)
+    adopt = False
+    if owner is None:
+        if desired.on_existing != "adopt":
+            return Decision(CONFLICT, "destination exists and is not managed by the reconciler (on_existing: fail)")
+        if dest.deleted:  # its owner scheduled it for deletion: adopt never restores what is not ours
+            return Decision(CONFLICT, "destination is not managed by the reconciler and is scheduled for deletion")
+        adopt = True
+    elif owner != desired.owner:
+        return Decision(CONFLICT, f"destination is owned by another owner ({owner})")
+    elif not same_source(dest.tags.get(TAG_SOURCE, ""), source.arn):
+        return Decision(CONFLICT, "destination is fed by another source")
+
+    tags = {k: v for k, v in want_tags.items() if dest.tags.get(k) != v}
+    if TAG_SOURCE in tags and not adopt and same_source(dest.tags.get(TAG_SOURCE, ""), source.arn):
+        tags.pop(TAG_SOURCE)  # same source under a re-created ARN: keep the tag as written
+    # AWS returns no Description for an empty one: None and "" are the same description.
+    description = desired.description if (desired.description is not None
+                                          and desired.description != (dest.description or "")) else None
+    restore = dest.deleted
+    current = dest.current_version
+    if current == token:
+        if restore:
+            return Decision(UPDATE, "destination was scheduled for deletion", restore=True, adopt=adopt,
+                            tags=tags, description=description)
+        if tags or description is not None:
+            return Decision(UPDATE, "tags or description out of step", adopt=adopt, tags=tags,
+                            description=description)
+        return Decision(IN_SYNC, "in sync")
+    if token in dest.versions:
+        return Decision(UPDATE, "wanted version exists but is not current (source rolled back)", OP_STAGE,
+                        restore=restore, adopt=adopt, tags=tags, description=description)
+    if adopt:
+        reason = "adopting an existing destination"
+    elif restore:
+        reason = "destination was scheduled for deletion"
+    elif current is None:
+        reason = "destination has no current version"
+    else:
+        reason = "source changed, or destination changed outside the reconciler"
+    return Decision(UPDATE, reason, OP_PUT, restore=restore, adopt=adopt, tags=tags, description=description)
+
+
+def refine_reason(decision: Decision, dest: SecretMeta | None, previous_tokens: set[str]) -> Decision:
+    """Say *which* side moved when the destination still holds a token of an older source version."""
+    ours_before = dest is not None and dest.current_version in previous_tokens
+    if decision.op == OP_STAGE and not decision.restore:
+        reason = ("source rolled back: the wanted version exists and is made current" if ours_before else
+                  "destination changed outside the reconciler: the wanted version exists and is made current")
+        return replace(decision, reason=reason)
+    if decision.op == OP_PUT and dest is not None and not decision.adopt and not decision.restore:
+        if ours_before:
+            reason = "source changed (new version)"
+        else:
+            reason = "destination changed outside the reconciler, or the transform changed"
+        return replace(decision, reason=reason)
+    return decision

@@ -1,0 +1,114 @@
+"""One run: select -> observe sources -> expand -> observe destinations -> decide -> converge -> report.
+
+``reconcile(manifest, options) -> Report`` is the one entry point the CLI, the Lambda and the demo call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+
+from .._backend import Backend, CallStats
+from .._manifest import Manifest, MappingSpec
+from .._report import Report
+from .actions import Mode
+from .inventory import Inventory
+from .items import Expander, Item, Unit, refuse_shared_destinations
+from .options import Options
+from .results import Results
+from .scheduler import Deadline, Scheduler
+from .selection import check_regions, restrict, retried, select_mappings
+from .unit import ReadAhead, UnitPipeline
+from .writer import Writer
+
+log = logging.getLogger("reconciler")
+
+
+async def reconcile(manifest: Manifest, options: Options | None = None) -> Report:
+    """Bring every destination of ``manifest`` in line with its source (or, in plan mode, say how).
+
+    Raises ManifestError (a usage problem) before any AWS call; every other failure is in the report.
+    """
+    options = options or Options()
+    t0 = time.monotonic()
+    mappings = select_mappings(manifest, options.select)
+    settings = manifest.settings
+    concurrency = options.concurrency or settings.concurrency
+    deadline = Deadline(options.deadline, clock=options.clock, stop=options.stop, grace=options.grace)
+    stats = CallStats()
+    report = Report(mode=options.mode, run_id=uuid.uuid4().hex[:16],
+                    started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    backend = Backend(concurrency=concurrency, retry=settings.retry, deadline=deadline.backend_deadline(),
+                      rate_limits=settings.rate_limits, stats=stats, timeouts=settings.timeouts)
+    async with backend:
+        default_region = backend.default_region()
+        check_regions(manifest.origin, mappings, default_region)
+        region = default_region or ""
+        only: dict[str, tuple[str, ...]] = {}
+        if options.sources is not None:
+            mappings, only = restrict(mappings, options.sources, region)
+        results = Results(report.run_id, region, options.progress)
+        inventory = Inventory(backend, region, concurrency, deadline)
+        items = await _observe(inventory, Expander(inventory, results, region, options.run_shard, only), mappings,
+                               results)
+        items = [i for i in items if retried(i.spec.key, options.retry_failed)]
+        report.errors = inventory.errors()
+        await _converge(items, options, settings.owner, concurrency, deadline, results)
+    # manifest order, then source and destination: stable across runs, easy to diff in CI
+    ordered = sorted(items, key=lambda i: (i.spec.mapping.index, i.spec.source_name, i.spec.dest.region,
+                                           i.spec.dest.name))
+    report.items = [i.result for i in ordered if i.result is not None]
+    report.api_calls = dict(stats.calls)
+    report.retries = dict(stats.retries)
+    report.throttles = dict(stats.throttles)
+    report.duration_ms = int((time.monotonic() - t0) * 1000)
+    log.info("run finished", extra={"run_id": report.run_id, "mode": options.mode, "totals": report.totals,
+                                    "duration_ms": report.duration_ms, "api_calls": sum(stats.calls.values())})
+    return report
+
+
+async def _observe(inventory: Inventory, expander: Expander, mappings: list[MappingSpec],
+                   results: Results) -> list[Item]:
+    """Sources first (prefixes must be listed before their destinations are known), then destinations.
+
+    Every item whose source or destination could not be observed finishes here, failed or deferred:
+    not listed never means "does not exist".
+    """
+    await inventory.observe_sources(mappings, expander.only)
+    items = await expander.expand(mappings)
+    wanted = [(inventory.dest_scope(i.spec.dest_spec.identity, i.spec.dest.region), i.spec.dest.name)
+              for i in items if i.result is None]
+    await inventory.observe_destinations(wanted)
+    for item in items:
+        if item.result is not None:
+            continue
+        spec = item.spec
+        dest_scope = inventory.dest_scope(spec.dest_spec.identity, spec.dest.region)
+        src_err = inventory.unobserved_error(inventory.source_scope(spec.mapping), spec.source_id)
+        dest_err = inventory.unobserved_error(dest_scope, spec.dest.name)
+        if src_err is not None:
+            results.fail_or_defer(item, "could not list the source", src_err)
+        elif dest_err is not None:
+            results.fail_or_defer(item, "could not list the destination", dest_err)
+        else:
+            item.dest = dest_scope.found.get(spec.dest.name)
+    refuse_shared_destinations(items, results)
+    return items
+
+
+async def _converge(items: list[Item], options: Options, owner: str, concurrency: int, deadline: Deadline,
+                    results: Results) -> None:
+    read_ahead = ReadAhead(reads_values=options.mode == Mode.RUN or options.diff)
+    pipeline = UnitPipeline(options.run_mode, options.diff, owner, results, read_ahead,
+                            Writer(owner, options.diff, results))
+    units: dict[tuple[str, str], Unit] = {}
+    for item in items:
+        if item.result is None and pipeline.redecide(item, item.source.current_version if item.source else None):
+            key = (item.spec.mapping.id, item.spec.source_name)
+            units.setdefault(key, Unit([])).items.append(item)
+    results.total = len(items)
+    results.done = sum(1 for i in items if i.result is not None)
+    results.tick()
+    await Scheduler(concurrency, deadline, results, read_ahead, pipeline.process).run(list(units.values()), items)
