@@ -18,10 +18,10 @@ import anyio
 
 from ._exceptions import ManifestError
 from ._run import ShardError, parse_shard
-from .output.report import EXIT_USAGE
+from .output.metrics import SINK_NAMES
+from .output.report import EXIT_USAGE, failure_report
 
 FORMATS = ("text", "json")
-SINKS = ("cloudwatch", "emf", "none")  # SinkName in output.metrics; kept here so --help loads nothing
 MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 512
 
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--concurrency", type=_concurrency)
         c.add_argument("--shard", type=_shard, metavar="K/N")
         c.add_argument("--select", nargs="+", metavar="ID", default=[])
-        c.add_argument("--metrics-sink", choices=SINKS)
+        c.add_argument("--metrics-sink", choices=SINK_NAMES)
         c.add_argument("--deadline", type=_positive, metavar="SECONDS")
         c.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        type=str.upper)
@@ -100,16 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         if getattr(args, "format", None) == "json":  # still exactly one report on stdout
-            _failure_report(args.command, "manifest", "ManifestError", exc.problems).write_json(sys.stdout)
+            failed = failure_report(args.command, service="manifest", error_type="ManifestError",
+                                    messages=list(exc.problems))
+            failed.write_json(sys.stdout)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-def _failure_report(mode: str, service: str, error_type: str, messages: list[str]) -> Any:
-    from .output.report import failure_report
-
-    return failure_report(mode, service=service, error_type=error_type, messages=messages)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -174,8 +170,8 @@ def _run(args: argparse.Namespace) -> int:
         import logging
 
         logging.getLogger("reconciler").error("run crashed", extra={"error_type": type(outcome).__name__})
-        report = _failure_report(args.command, "reconciler", type(outcome).__name__,
-                                 ["the run stopped on an unexpected error (a bug: please report it)"])
+        report = failure_report(args.command, service="reconciler", error_type=type(outcome).__name__,
+                                messages=["the run stopped on an unexpected error (a bug: please report it)"])
     else:
         report = outcome
     if args.format == "json":

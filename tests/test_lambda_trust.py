@@ -207,6 +207,15 @@ def test_the_full_arn_in_the_response_is_preferred(env, aws, proxy):
     assert aws.names("us-west-2") == ["dr/app/my", "dr/app/my-secret", "dr/my"]
 
 
+def test_a_partial_arn_reaches_a_mapping_whose_source_is_a_full_arn(env, aws, proxy):
+    # GIVEN a mapping that names its source by full ARN, and an event naming it by partial ARN only
+    full = aws.describe("app/my-secret")["ARN"]
+    text = MANIFEST.split("mappings:")[0] + f"mappings:\n  - {{id: byarn, source: '{full}', destination: dr/byarn}}\n"
+    aws.client("s3").put_object(Bucket=BUCKET, Key="m.yaml", Body=text.encode())
+    result = handler(change(SECRET_ARN + "app/my-secret"), Context())
+    assert result["totals"]["create"] == 1 and aws.names("us-west-2") == ["dr/byarn"]
+
+
 # --- a bad event is a clear error, before any AWS call ------------------------------------------------
 
 
