@@ -48,7 +48,7 @@ ENV_LOG_LEVEL = "LOG_LEVEL"
 
 SCHEDULED_KEYS = frozenset({"manifest", "mode", "shard", "select"})
 MODES = ("run", "plan")
-SINKS = ("cloudwatch", "emf", "none")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_NAMESPACE_LENGTH = 255  # CloudWatch's limit
 MIN_DEADLINE_SECONDS = 0.5  # even with almost no time left, try: the items are then reported deferred
 IN_FLIGHT_SHARE_OF_MARGIN = 1 / 3  # of the safety margin: in-flight items finish, then metrics are sent
@@ -74,20 +74,25 @@ class LambdaEnvironment:
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> LambdaEnvironment:
+        from .output.metrics import SINK_NAMES
+
         sink = env.get(ENV_METRICS_SINK) or None
-        if sink is not None and sink not in SINKS:
-            raise InvalidInvocation(f"{ENV_METRICS_SINK} must be one of {', '.join(SINKS)}, not {sink!r}")
+        if sink is not None and sink not in SINK_NAMES:
+            raise InvalidInvocation(f"{ENV_METRICS_SINK} must be one of {', '.join(SINK_NAMES)}, not {sink!r}")
         namespace = env.get(ENV_METRICS_NAMESPACE) or None
         if namespace is not None and (len(namespace) > MAX_NAMESPACE_LENGTH or namespace.startswith("AWS/")):
             raise InvalidInvocation(f"{ENV_METRICS_NAMESPACE} must be at most {MAX_NAMESPACE_LENGTH} characters "
                                     "and not start with AWS/")
+        level = (env.get(ENV_LOG_LEVEL) or "INFO").strip().upper()
+        if level not in LOG_LEVELS:
+            raise InvalidInvocation(f"{ENV_LOG_LEVEL} must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
         return cls(
             manifest_uri=env.get(ENV_MANIFEST_URI) or None,
             allow_event_manifest=env.get(ENV_ALLOW_EVENT_MANIFEST, "").strip().lower() == "true",
             metrics_namespace=namespace,
             metrics_sink=sink,
             role_arns=tuple(a.strip() for a in env.get(ENV_ROLE_ARN, "").split(",") if a.strip()),
-            log_level=env.get(ENV_LOG_LEVEL) or "INFO",
+            log_level=level,
             task_root=Path(env.get("LAMBDA_TASK_ROOT") or os.getcwd()),
         )
 

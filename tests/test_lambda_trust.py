@@ -149,8 +149,8 @@ def test_the_environment_namespace_wins_over_the_manifest_sink_settings(env, aws
 
 
 @pytest.mark.parametrize(("var", "value"), [("METRICS_SINK", "stdout"), ("METRICS_NAMESPACE", "AWS/Lambda"),
-                                            ("METRICS_NAMESPACE", "x" * 256)])
-def test_a_bad_metrics_environment_is_refused(env, proxy, var, value):
+                                            ("METRICS_NAMESPACE", "x" * 256), ("LOG_LEVEL", "verbose")])
+def test_a_bad_environment_is_refused(env, proxy, var, value):
     env.setenv(var, value)
     with pytest.raises(InvalidInvocation, match=var):
         handler({}, Context())
@@ -237,3 +237,18 @@ def test_a_bad_event_is_refused_with_a_clear_message(env, proxy, event, message)
 def test_a_shard_in_the_event_takes_its_share(env, aws, proxy):
     seen = sum(handler({"shard": f"{k}/3"}, Context())["totals"]["create"] for k in (1, 2, 3))
     assert seen == 4 and len(aws.names("us-west-2")) == 4
+
+
+def test_a_lambda_run_never_imports_rich(env, aws, proxy):
+    # The Lambda bundle leaves rich out (issue 9, supply chain): a whole run must not need it.
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom reconciler.lambda_handler import handler\nr = handler({}, None)\n"
+            "assert r['totals']['create'] == 4, r\n"
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'moto', 'pytest'))\n"
+            "assert not loaded, loaded\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "AWS_ENDPOINT_URL": proxy.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
