@@ -207,3 +207,47 @@ async def test_every_call_is_counted_by_service_and_operation(aws, proxy, backen
     assert calls["secretsmanager.CreateSecret"] == 1 and calls["secretsmanager.DescribeSecret"] == 1
     assert calls["sts.GetCallerIdentity"] == 1  # the default identity's account, once
     assert sum(calls.values()) == proxy.count("secretsmanager.") + proxy.count("sts.")
+
+
+# --- other services through the same caller ----------------------------------------------------
+
+
+async def test_parameter_store_plugs_in_behind_the_same_seam(aws, proxy, backend):
+    store: Any = await backend.endpoint(Identity(), "us-east-1", service="ssm")
+    assert store.service == "ssm" and store.identity == Identity() and store.account == "123456789012"
+    value = SecretValue(arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:src-AbCdEf", name="src",
+                        version_id="v1", stages=["AWSCURRENT"], string="s3cr3t")
+    await store.create("/app/one", "11111111-2222-4333-8444-555555555555", value, description=None,
+                       tags={TAG_OWNER: "me"})
+    listed = [m.name async for m in store.list_secrets(["/app/"])]
+    assert listed == ["/app/one"]
+    calls = backend.stats.calls
+    assert calls["ssm.PutParameter"] == 1 and calls["ssm.DescribeParameters"] == 1
+    # paced in SSM's own buckets, at SSM's quotas
+    rates = {cls: r.ceiling for (acct, region, svc, cls), r in backend.caller._rates.items() if svc == "ssm"}
+    assert rates == {"ssm-put": 3.0, "ssm-describe": 10.0}
+
+
+async def test_a_missing_parameter_is_not_found_in_the_stores_terms(aws, proxy, backend):
+    store: Any = await backend.endpoint(Identity(), "us-east-1", service="ssm")
+    assert await store.describe("/nope") is None
+    got = await store.get_values(["/nope"])
+    assert got["/nope"].type == "ParameterNotFound"
+
+
+async def test_organizations_calls_go_through_the_caller(aws, moto_url, proxy, backend):
+    import boto3
+
+    from reconciler.aws.organizations import OrgDirectory
+
+    org = boto3.client("organizations", region_name="us-east-1", endpoint_url=moto_url)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name="ou")["OrganizationalUnit"]["Id"]
+    acct = org.create_account(AccountName="a", Email="a@example.com")["CreateAccountStatus"]["AccountId"]
+    org.move_account(AccountId=acct, SourceParentId=root, DestinationParentId=ou)
+    directory = OrgDirectory(backend.api("organizations", Identity(), "us-east-1"))
+    found = await directory.accounts([ou])
+    assert [a.id for a in found] == [acct]
+    assert backend.stats.calls["organizations.ListAccountsForParent"] == 1
+    assert backend.stats.calls["organizations.ListChildren"] == 1

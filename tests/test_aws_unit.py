@@ -34,7 +34,7 @@ from reconciler._exceptions import (
     TransientError,
 )
 from reconciler.aws._once import Once
-from reconciler.aws.arn import Arn
+from reconciler.aws.arn import Arn, partition_of
 from reconciler.aws.breaker import Breaker
 from reconciler.aws.call import QUOTAS, Caller, CallSpec, CallStats, ItemStats, backoff_delay, current_item, method_name
 from reconciler.aws.errors import ErrorKind, classify, map_exceptions, translate
@@ -559,3 +559,11 @@ async def test_once_remembers_a_backend_error_but_not_a_cancellation() -> None:
         return 7
 
     assert await once.get("slow", fast) == 7  # the interrupted computation was forgotten
+
+
+@pytest.mark.parametrize(("region", "partition"), [
+    ("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("us-iso-east-1", "aws-iso"),
+    ("us-isob-east-1", "aws-iso-b"), (None, "aws"),
+])
+def test_the_partition_of_a_region(region: str | None, partition: str) -> None:
+    assert partition_of(region) == partition

@@ -15,6 +15,18 @@ SECRET_SUFFIX_LENGTH = 6
 _SECRET_RESOURCE = "secret:"
 
 
+# Region prefixes of the partitions other than "aws", most specific first.
+_PARTITIONS = (("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso"), ("us-gov-", "aws-us-gov"), ("cn-", "aws-cn"))
+
+
+def partition_of(region: str | None) -> str:
+    """The partition a region belongs to (``aws`` when unknown): ARNs built here must match it."""
+    for prefix, partition in _PARTITIONS:
+        if region and region.startswith(prefix):
+            return partition
+    return "aws"
+
+
 @dataclass(frozen=True, slots=True)
 class Arn:
     partition: str

@@ -23,6 +23,7 @@ from typing import Any, cast
 import anyio
 
 from ._once import Once
+from .arn import partition_of
 from .call import ApiClass, Caller, CallSpec, CallStats, RateLimit, RetryConfig, method_name
 from .clients import Clients, TimeoutConfig, client_config
 from .credentials import Sessions, default_region
@@ -96,7 +97,9 @@ class Backend:
         async def ssm_call(op: str, params: dict[str, Any], api_class: SsmApi) -> dict[str, Any]:
             return await api(op, params, quota_class=cast(ApiClass, str(api_class.value)))
 
-        store = ParameterStore(ssm_call, region=region, account=account)
+        store = ParameterStore(ssm_call, region=region, account=account, partition=partition_of(region))
+        # The engine keys readers by the store's identity; ParameterStore does not take it yet.
+        setattr(store, "identity", identity)  # noqa: B010
         return cast(Store, store)
 
     def api(self, service: str, identity: Identity, region: str, *, account: str = "-") -> _BoundApi:
