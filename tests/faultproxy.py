@@ -27,6 +27,9 @@ WRITE_OPS = frozenset({
     "RestoreSecret", "TagResource", "UntagResource", "RotateSecret", "PutResourcePolicy",
 })
 QUOTA_CLASS = {"ListSecrets": "list", "BatchGetSecretValue": "batch"}
+# Parameter Store's quota classes (set_quotas(**{"ssm-put": 3})); other SSM operations are not limited.
+SSM_QUOTA_CLASS = {"PutParameter": "ssm-put", "GetParameters": "ssm-get", "GetParameter": "ssm-get",
+                   "DescribeParameters": "ssm-describe"}
 _REFUSED_WHEN_DELETED = frozenset({"PutSecretValue", "UpdateSecretVersionStage", "UpdateSecret"})
 
 
@@ -171,6 +174,12 @@ class FaultProxy:
                 self.injected["aws_semantics"] += 1
                 return _error(h, service, 400, "InvalidRequestException",
                               "You can't perform this operation on the secret because it was marked for deletion.")
+        if service == "ssm" and op in SSM_QUOTA_CLASS and SSM_QUOTA_CLASS[op] in f.quotas:
+            with self._lock:
+                ok = f.quotas[SSM_QUOTA_CLASS[op]].take()
+            if not ok:
+                self.injected["quota"] += 1
+                return _error(h, service, 400, "ThrottlingException", "Rate exceeded")
         eligible = service == "secretsmanager" and (f.only_ops is None or op in f.only_ops)
         if eligible:
             cls = "write" if op in WRITE_OPS else QUOTA_CLASS.get(op)

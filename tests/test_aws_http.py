@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from conftest import ACCOUNT_B, ROLE_B
 
@@ -251,3 +252,19 @@ async def test_organizations_calls_go_through_the_caller(aws, moto_url, proxy, b
     assert [a.id for a in found] == [acct]
     assert backend.stats.calls["organizations.ListAccountsForParent"] == 1
     assert backend.stats.calls["organizations.ListChildren"] == 1
+
+
+async def test_ssm_writes_are_paced_under_the_put_quota(aws, proxy, backend):
+    # GIVEN Parameter Store's default PutParameter quota (3/s, burst 3) enforced by the proxy
+    proxy.set_quotas(**{"ssm-put": 3})
+    store: Any = await backend.endpoint(Identity(), "us-east-1", service="ssm")
+    value = SecretValue(arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:src-AbCdEf", name="src",
+                        version_id="v1", stages=["AWSCURRENT"], string="v")
+    async with anyio.create_task_group() as tg:
+        for i in range(9):
+            tg.start_soon(lambda i=i: store.create(f"/paced/p{i}", f"11111111-2222-4333-8444-55555555555{i}",
+                                                   value, description=None, tags={}))
+    # THEN every write lands and the caller's pacing kept (almost) every call inside the quota
+    assert backend.stats.calls["ssm.PutParameter"] == 9 + proxy.injected["quota"]
+    assert proxy.injected["quota"] <= 2, proxy.injected
+    assert len([m async for m in store.list_secrets(["/paced/"])]) == 9
