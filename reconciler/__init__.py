@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 # Names are imported on first use (PEP 562), so ``import reconciler.lambda_handler`` stays cheap
 # on a Lambda cold start and the CLI loads only what a command needs.
 _EXPORTS = {
-    "Options": "_engine", "reconcile": "_engine",
+    "Options": "engine", "reconcile": "engine",
     "BackendError": "_exceptions", "CircuitOpenError": "_exceptions", "DeadlineExceeded": "_exceptions",
     "ItemError": "_exceptions", "ManifestError": "_exceptions", "PermanentError": "_exceptions",
     "ReconcilerError": "_exceptions", "ThrottlingError": "_exceptions", "TransformError": "_exceptions",
@@ -58,7 +58,6 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from ._engine import Options, reconcile
     from ._exceptions import (
         BackendError,
         CircuitOpenError,
@@ -73,4 +72,5 @@ if TYPE_CHECKING:
     )
     from ._manifest import Manifest, load_manifest, manifest_from_object, parse_manifest
     from ._run import run_once
+    from .engine import Options, reconcile
     from .output.report import ItemResult, Report, RunError

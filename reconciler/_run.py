@@ -8,35 +8,15 @@ may come from) is in their ``Options`` and in what they pass here, never in a co
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._engine import Options
     from ._manifest import Manifest
+    from .engine import Options
     from .output.report import Report
 
     # a path, s3://bucket/key or "-" (stdin); or a manifest already loaded
     ManifestSource = str | os.PathLike[str] | Manifest
-
-# K/N with 1 <= K <= N. NOTE(engine): the engine's selection module is getting ``parse_shard``; when
-# it lands, this one goes and both callers (CLI, Lambda) import that one. Until then this is the
-# only parser: the CLI and the Lambda both use it.
-_SHARD = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{1,9})\s*$")
-
-
-class ShardError(ValueError):
-    """A shard that is not ``K/N`` with 1 <= K <= N; the message says which and why."""
-
-
-def parse_shard(text: object) -> tuple[int, int]:
-    m = _SHARD.match(text) if isinstance(text, str) else None
-    if m is None:
-        raise ShardError(f"shard must be K/N (for example 2/4), not {text!r}")
-    k, n = int(m[1]), int(m[2])
-    if not 1 <= k <= n:
-        raise ShardError(f"shard {k}/{n}: needs 1 <= K <= N")
-    return k, n
 
 
 async def run_once(manifest: ManifestSource, options: Options, *, sink_override: str | None = None,
@@ -47,8 +27,8 @@ async def run_once(manifest: ManifestSource, options: Options, *, sink_override:
     before any AWS write. A metrics failure is logged and never raised (SPEC: Metrics).
     ``log_level`` None leaves logging as the caller set it up.
     """
-    from ._engine import reconcile
     from ._manifest import Manifest, load_manifest
+    from .engine import reconcile
     from .output import logs
     from .output.metrics import publish
 

@@ -100,8 +100,8 @@ class LambdaEnvironment:
 def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]:
     import anyio
 
-    from ._engine import Options
     from ._run import run_once
+    from .engine import Options
     from .output import logs
     from .output.report import ExitCode
 
@@ -169,7 +169,7 @@ def _scheduled_input(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scheduled_options(event: dict[str, Any]) -> dict[str, Any]:
-    from ._run import ShardError, parse_shard
+    from .engine.selection import InvalidShard, parse_shard
 
     mode = event.get("mode", "run")
     if mode not in MODES:
@@ -178,7 +178,7 @@ def _scheduled_options(event: dict[str, Any]) -> dict[str, Any]:
     if event.get("shard") is not None:
         try:
             fields["shard"] = parse_shard(event["shard"])
-        except ShardError as exc:
+        except InvalidShard as exc:
             raise InvalidInvocation(f"event input: {exc}") from None
     select = event.get("select")
     if select is not None:

@@ -220,9 +220,9 @@ def test_a_partial_arn_reaches_a_mapping_whose_source_is_a_full_arn(env, aws, pr
 
 
 @pytest.mark.parametrize(("event", "message"), [
-    ({"shard": "3/2"}, "shard 3/2: needs 1 <= K <= N"),
-    ({"shard": "x"}, "shard must be K/N"),
-    ({"shard": 2}, "shard must be K/N"),
+    ({"shard": "3/2"}, "shard 3/2: needs K/N with 1 <= K <= N"),
+    ({"shard": "x"}, "shard takes K/N, not 'x'"),
+    ({"shard": 2}, "shard takes K/N"),
     ({"mode": "apply"}, "mode must be one of run, plan"),
     ({"select": [1]}, "select must be a mapping id"),
     ({"selct": ["my"]}, "unknown key(s) 'selct'"),

@@ -378,12 +378,12 @@ def test_json_format_prints_one_report_for_an_invalid_manifest(write_manifest, r
 
 
 def test_json_format_prints_one_report_when_the_run_crashes(aws, proxy, write_manifest, run_cli, monkeypatch):
-    import reconciler._engine
+    import reconciler.engine
 
     async def crash(*_: Any, **__: Any) -> Any:
         raise RuntimeError("an unexpected bug quoting CANARY-value")
 
-    monkeypatch.setattr(reconciler._engine, "reconcile", crash)
+    monkeypatch.setattr(reconciler.engine, "reconcile", crash, raising=False)  # run_once imports it from there
     path = write_manifest(MARKUP_MANIFEST)
     code, report, err = run_cli("run", str(path))
     assert code == 1 and isinstance(report, dict)

@@ -1,5 +1,6 @@
 """Fast unit tests, no server: the report's exit code, the text renderer, metrics sinks, the
-change-event parser, shard parsing and the CLI's numeric options."""
+change-event parser, shard parsing (the engine's one parser, as the CLI and Lambda use it) and the
+CLI's numeric options."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from reconciler._change_event import ChangeEvent, made_by, parse_change_event, secret_name
-from reconciler._run import ShardError, parse_shard
+from reconciler.engine.selection import InvalidShard, parse_shard
 from reconciler.output.metrics import (
     CloudWatchSink,
     EmfSink,
@@ -307,7 +308,7 @@ def test_parse_shard(text: str, shard: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "1/0", "a/b", "1", "", "nan/2", "1/2/3", "-1/2", "1.0/2", None, 2])
 def test_parse_shard_refuses(text: Any) -> None:
-    with pytest.raises(ShardError):
+    with pytest.raises(InvalidShard):
         parse_shard(text)
 
 

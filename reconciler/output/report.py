@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from enum import Enum, IntEnum
 from typing import Any
 
-from .._planner import ACTIONS
+from ..engine.actions import ACTIONS
 
 REPORT_VERSION = 1
 
