@@ -47,6 +47,8 @@ def js(*assignments: tuple[Any, Any], kind: str = "json", **variables: str) -> T
     ("$.a", '{"a": 1}', '{"a": 0}'),
     ("$['a']", '{"a": 1}', '{"a": 0}'),
     ('$["a b"]', '{"a b": 1}', '{"a b": 0}'),
+    ("$.'a b'", '{"a b": 1}', '{"a b": 0}'),
+    ("$['it\\'s']", '{"it\'s": 1}', '{"it\'s": 0}'),
     ("$.a.b", '{"a": {"b": 1}}', '{"a": {"b": 0}}'),
     ("$.a[1]", '{"a": [1, 2, 3]}', '{"a": [1, 0, 3]}'),
     ("$.a[-1]", '{"a": [1, 2, 3]}', '{"a": [1, 2, 0]}'),
@@ -430,3 +432,27 @@ def test_fingerprint_is_deterministic_and_follows_meaning_not_spelling():
     assert same_rules_from_a_file.fingerprint == a.fingerprint
     set_not_replace = js(("$.a", {"x": [1, 2.5]}), ("$.b", {"find": "u", "replace": "1", "also": 0}), R="1")
     assert set_not_replace.fingerprint != a.fingerprint
+
+
+def _loads_accepts(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=_json_values, cut=st.integers(min_value=0, max_value=200), insert=st.sampled_from(
+    ["", ",", '"', "\\", "\x01", "]", "}", ":", " ", "0", "-", "e", "\\u12", "NaN", "tru"]))
+def test_property_the_parser_accepts_exactly_what_json_loads_accepts(doc, cut, insert):
+    text = json.dumps(doc)
+    cut = min(cut, len(text))
+    mutated = text[:cut] + insert + text[cut + (1 if insert == "" and cut < len(text) else 0):]
+    ticker = _jsontext.Ticker(float("inf"))
+    try:
+        _jsontext.parse_document(mutated, ticker)
+        ours = True
+    except _jsontext.NotJson:
+        ours = False
+    assert ours == _loads_accepts(mutated), mutated

@@ -87,19 +87,20 @@ def _assign(doc: Document, a: Assignment, ticker: Ticker) -> None:
     if a.op is Op.REPLACE:
         for loc in locations:
             node = loc.node
-            if node.kind is not NodeKind.STRING or node.string is None:
+            if node.kind is not NodeKind.STRING:
                 continue  # only strings are searched: find is a string, so no other value equals it
-            replaced = node.string.replace(a.find, a.replace)
-            if replaced != node.string:  # unchanged strings keep their text (escapes included)
+            current = doc.string_of(node)
+            replaced = current.replace(a.find, a.replace)
+            if replaced != current:  # unchanged strings keep their text (escapes included)
                 assert loc.parent is not None  # the root is an object, never a string
-                loc.parent.children[loc.index] = from_value(replaced, doc.style)
+                loc.parent.set_child(loc.index, from_value(replaced, doc.style))
         return
     if not locations:
         _create(doc, a, ticker)
         return
     for loc in locations:
         assert loc.parent is not None  # a path of "$" alone is refused at load
-        loc.parent.children[loc.index] = from_value(a.value, doc.style)
+        loc.parent.set_child(loc.index, from_value(a.value, doc.style))
 
 
 def _create(doc: Document, a: Assignment, ticker: Ticker) -> None:
@@ -108,9 +109,7 @@ def _create(doc: Document, a: Assignment, ticker: Ticker) -> None:
     if name is not None:
         for loc in select(doc.root, a.path.parent, ticker.tick):
             if loc.node.kind is NodeKind.OBJECT:
-                loc.node.keys.append(name)
-                loc.node.children.append(from_value(a.value, doc.style))
-                loc.node.spans.append(None)
+                loc.node.add_member(name, from_value(a.value, doc.style))
                 created = True
     if not created:
         raise TransformError(f"json step: {a.path.text} matches nothing and its parent does not exist")

@@ -3,7 +3,8 @@
 Grammar (SPEC "Transforms: seed compatibility and a closed JSONPath")::
 
     path      := "$" segment*
-    segment   := ".." selector-or-name | "." ( "*" | name ) | "[" selector "]"
+    segment   := ".." ( "*" | name | quoted-name | "[" selector "]" ) | "." ( "*" | name | quoted-name )
+               | "[" selector "]"
     selector  := "*" | quoted-name | integer | slice
     slice     := [integer] ":" [integer] [ ":" [integer] ]
 
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ._errors import JsonPathSyntaxError
-from ._jsontext import Node, NodeKind
+from ._jsontext import ARRAY, OBJECT, Node
 
 MAX_JSONPATH_LENGTH = 4096  # characters; far beyond any real path, small enough to parse at once
 
@@ -116,6 +117,9 @@ def _segment(text: str, pos: int) -> tuple[Segment, int]:
 def _dotted(text: str, pos: int, *, descendant: bool) -> tuple[Segment, int]:
     if text.startswith("*", pos):
         return Segment(SelectorKind.WILDCARD, descendant), pos + 1
+    if text[pos : pos + 1] in ("'", '"'):  # $.'a b' as jsonpath-ng accepted it
+        name, pos = _quoted(text, pos)
+        return Segment(SelectorKind.NAME, descendant, name=name), pos
     m = _NAME.match(text, pos)
     if m is None:
         raise _refused(text, pos)
@@ -231,21 +235,25 @@ def _descendants(locations: list[Location], tick: Callable[[], None]) -> list[Lo
     return out
 
 
+# Aliases for the per-node loop: an Enum member lookup costs ~0.4 us on Python 3.11.
+_NAME_SEL, _WILDCARD, _INDEX, _SLICE = SelectorKind
+
+
 def _children(node: Node, segment: Segment) -> Iterator[int]:
-    if node.kind is NodeKind.OBJECT:
-        if segment.kind is SelectorKind.WILDCARD:
+    if node.kind is OBJECT:
+        if segment.kind is _WILDCARD:
             yield from range(len(node.children))
-        elif segment.kind is SelectorKind.NAME:
+        elif segment.kind is _NAME_SEL:
             # Every member with that name: with duplicate keys both are written, so the result
             # means the same to a reader that keeps the first and to one that keeps the last.
             yield from (i for i, key in enumerate(node.keys) if key == segment.name)
-    elif node.kind is NodeKind.ARRAY:
+    elif node.kind is ARRAY:
         n = len(node.children)
-        if segment.kind is SelectorKind.WILDCARD:
+        if segment.kind is _WILDCARD:
             yield from range(n)
-        elif segment.kind is SelectorKind.INDEX:
+        elif segment.kind is _INDEX:
             i = segment.index + n if segment.index < 0 else segment.index
             if 0 <= i < n:
                 yield i
-        elif segment.kind is SelectorKind.SLICE:
+        elif segment.kind is _SLICE:
             yield from range(*slice(*segment.slice_).indices(n))

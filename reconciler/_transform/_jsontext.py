@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]  # untyped, C-accelerated
 from typing import Any
 
@@ -26,9 +26,17 @@ from .._exceptions import TransformError
 CHECK_EVERY = 1024  # ticks between two clock reads: cheap, and still well under a millisecond apart
 
 _WS = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-# json.loads accepts these three besides true/false/null; they are copied verbatim, never produced.
-_LITERALS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
+# One token after optional whitespace: exactly what json.loads accepts. Strings: no control
+# characters, only JSON's escapes, as the "unrolled loop" (runs of plain characters between
+# escapes, and every escape starts with a backslash a run cannot hold: linear, no backtracking).
+# Literals: json.loads also accepts NaN and (-)Infinity; they are copied verbatim, never produced.
+_TOKEN = re.compile(
+    r"[ \t\n\r]*(?:"
+    r"([{}\[\],:])"
+    r'|("[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null|NaN|Infinity|-Infinity))"
+)
+_PUNCT, _STR = 1, 2  # _TOKEN's groups; 3 is any other scalar
 _INDENT = re.compile(r"[ \t]*")
 # json's own string scanner: (text, index after the opening quote, strict) -> (value, index after).
 scanstring: Callable[[str, int, bool], tuple[str, int]] = _scanstring
@@ -66,27 +74,63 @@ class NodeKind(enum.Enum):
     SCALAR = "scalar"  # number, true, false, null (and json.loads' NaN/Infinity)
 
 
+OBJECT, ARRAY, STRING, SCALAR = NodeKind  # aliases for hot loops (see _VALUE below)
+
+
 # Per child of an original container: (key start, key end, value start, value end) in the text.
 # Arrays have key start == key end == value start. Synthetic children have None.
 Span = tuple[int, int, int, int]
 
 
-@dataclass(eq=False)
-class Node:
-    """One JSON value. ``start``/``end`` locate an original node's text; -1 marks a synthetic one."""
+_LEAF_LIST: list[Any] = []  # shared by every string and scalar node; never appended to
 
-    kind: NodeKind
-    start: int = -1
-    end: int = -1
-    keys: list[str] = field(default_factory=list)  # objects: member names, in order
-    children: list[Node] = field(default_factory=list)
-    spans: list[Span | None] = field(default_factory=list)
-    string: str | None = None  # STRING: the decoded value
-    text: str = ""  # synthetic scalar: its JSON text
+
+class Node:
+    """One JSON value. ``start``/``end`` locate an original node's text; -1 marks a synthetic one.
+
+    ``dirty`` marks an original container with an edit somewhere below it: ``render`` copies any
+    original node that is not dirty as one slice of the text. Edits go through ``set_child`` and
+    ``add_member``, which keep ``parent`` and ``dirty`` right. A plain slotted class: a secret
+    has tens of thousands of nodes and a dataclass with list factories costs several times more.
+    """
+
+    __slots__ = ("children", "dirty", "end", "keys", "kind", "parent", "spans", "start", "string", "text")
+
+    def __init__(self, kind: NodeKind, start: int = -1, end: int = -1, string: str | None = None,
+                 text: str = "") -> None:
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.string = string  # STRING: the decoded value
+        self.text = text  # synthetic scalar: its JSON text
+        self.parent: Node | None = None
+        self.dirty = False
+        container = kind is OBJECT or kind is ARRAY
+        self.keys: list[str] = [] if kind is OBJECT else _LEAF_LIST  # member names, in order
+        self.children: list[Node] = [] if container else _LEAF_LIST
+        self.spans: list[Span | None] = [] if container else _LEAF_LIST
 
     @property
     def synthetic(self) -> bool:
         return self.start < 0
+
+    def set_child(self, index: int, node: Node) -> None:
+        node.parent = self
+        self.children[index] = node
+        self._mark_dirty()
+
+    def add_member(self, key: str, node: Node) -> None:
+        node.parent = self
+        self.keys.append(key)
+        self.children.append(node)
+        self.spans.append(None)
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        node: Node | None = self
+        while node is not None and not node.dirty:  # stops at the first dirty ancestor: amortised O(1)
+            node.dirty = True
+            node = node.parent
 
 
 @dataclass(frozen=True)
@@ -106,6 +150,12 @@ class Document:
     root: Node
     style: Style
 
+    def string_of(self, node: Node) -> str:
+        """A STRING node's value (original strings are decoded only when asked for)."""
+        if node.string is None:
+            node.string = _decode(self.text, node.start, node.end)
+        return node.string
+
 
 # --- parsing ----------------------------------------------------------------------------------------
 
@@ -116,91 +166,95 @@ def parse_document(text: str, ticker: Ticker) -> Document:
     return Document(text, root, _style(text, root))
 
 
+class _State(enum.Enum):
+    VALUE = 1  # a value must come
+    FIRST_ITEM = 2  # just after "[": a value or "]"
+    FIRST_KEY = 3  # just after "{": a key or "}"
+    KEY = 4  # after "," in an object
+    COLON = 5
+    AFTER = 6  # after a value: "," or the container's closing bracket
+
+
+# Module-level aliases for the hot loops: an Enum member lookup costs ~0.4 us on Python 3.11,
+# more than the rest of the per-token work.
+_VALUE, _FIRST_ITEM, _FIRST_KEY, _KEY, _COLON, _AFTER = _State
+
 def _parse(text: str, ticker: Ticker) -> Node:
-    # A state machine over an explicit stack of open containers: no recursion, any depth.
+    """One pass of ``_TOKEN`` matches driving a state machine over an explicit stack of open
+    containers: no recursion, so any depth, and one regex match per token.
+
+    Kept in one function on purpose: the per-token cost is most of a json step's time, and a
+    call per token would double it.
+    """
+    match = _TOKEN.match
     stack: list[Node] = []
-    pos = _skip(text, 0)
+    keys: list[tuple[int, int]] = []  # (start, end) of the key whose value is being read, per open object
+    state = _VALUE
+    pos = 0
     while True:
+        m = match(text, pos)
+        if m is None:
+            raise NotJson("unexpected text")
         ticker.tick()
-        node, pos = _open(text, pos)
-        if node.kind in (NodeKind.OBJECT, NodeKind.ARRAY):
-            pos = _skip(text, pos)
-            if text.startswith("}" if node.kind is NodeKind.OBJECT else "]", pos):
-                node.end = pos + 1
-                pos += 1
+        group = m.lastindex
+        start, pos = m.start(group), m.end()  # type: ignore[arg-type]  # one group always matches
+        ch = text[start]
+        node: Node | None = None
+        if state is _VALUE or state is _FIRST_ITEM:
+            if group != _PUNCT:
+                node = Node(STRING if group == _STR else SCALAR, start, pos)
+            elif ch == "{":
+                stack.append(Node(OBJECT, start))
+                state = _FIRST_KEY
+            elif ch == "[":
+                stack.append(Node(ARRAY, start))
+                state = _FIRST_ITEM
+            elif ch == "]" and state is _FIRST_ITEM:
+                node = stack.pop()
             else:
-                stack.append(node)
-                if node.kind is NodeKind.OBJECT:
-                    pos = _key(text, pos, node)
-                else:
-                    node.spans.append((pos, pos, pos, -1))
-                continue
-        # ``node`` is complete: attach it, then close every container that ends here.
-        while True:
-            if not stack:
-                if _skip(text, pos) != len(text):
-                    raise NotJson("extra data after the JSON value")
-                return node
-            parent = stack[-1]
-            parent.children.append(node)
-            ks, ke, vs, _ = parent.spans[-1]  # type: ignore[misc]  # original members always have spans
-            parent.spans[-1] = (ks, ke, vs, pos)
-            pos = _skip(text, pos)
-            if text.startswith(",", pos):
-                pos = _skip(text, pos + 1)
-                if parent.kind is NodeKind.OBJECT:
-                    pos = _key(text, pos, parent)
-                else:
-                    parent.spans.append((pos, pos, pos, -1))
-                break
-            if not text.startswith("}" if parent.kind is NodeKind.OBJECT else "]", pos):
+                raise NotJson("expected a value")
+        elif state is _FIRST_KEY or state is _KEY:
+            if group == _STR:
+                stack[-1].keys.append(_decode(text, start, pos))
+                keys.append((start, pos))
+                state = _COLON
+            elif ch == "}" and state is _FIRST_KEY:
+                node = stack.pop()
+            else:
+                raise NotJson("expected a member name")
+        elif state is _COLON:
+            if ch != ":" or group != _PUNCT:
+                raise NotJson("expected ':'")
+            state = _VALUE
+        else:  # AFTER
+            top = stack[-1]
+            if group == _PUNCT and ch == ",":
+                state = _KEY if top.kind is OBJECT else _VALUE
+            elif group == _PUNCT and ch == ("}" if top.kind is OBJECT else "]"):
+                node = stack.pop()
+            else:
                 raise NotJson("expected ',' or a closing bracket")
-            pos += 1
-            parent.end = pos
-            node = stack.pop()
+        if node is None:
+            continue
+        if node.end < 0:
+            node.end = pos  # a container that just closed
+        if not stack:
+            if _WS.match(text, pos).end() != len(text):  # type: ignore[union-attr]  # always matches
+                raise NotJson("extra data after the JSON value")
+            return node
+        parent = stack[-1]
+        node.parent = parent
+        parent.children.append(node)
+        ks, ke = keys.pop() if parent.kind is OBJECT else (node.start, node.start)
+        parent.spans.append((ks, ke, node.start, node.end))
+        state = _AFTER
 
 
-def _skip(text: str, pos: int) -> int:
-    return _WS.match(text, pos).end()  # type: ignore[union-attr]  # "[ \t\n\r]*" always matches
-
-
-def _open(text: str, pos: int) -> tuple[Node, int]:
-    ch = text[pos : pos + 1]
-    if ch == "{":
-        return Node(NodeKind.OBJECT, pos), pos + 1
-    if ch == "[":
-        return Node(NodeKind.ARRAY, pos), pos + 1
-    if ch == '"':
-        value, end = _string(text, pos)
-        return Node(NodeKind.STRING, pos, end, string=value), end
-    m = _NUMBER.match(text, pos)
-    if m is not None:
-        return Node(NodeKind.SCALAR, pos, m.end()), m.end()
-    for literal in _LITERALS:
-        if text.startswith(literal, pos):
-            return Node(NodeKind.SCALAR, pos, pos + len(literal)), pos + len(literal)
-    raise NotJson("expected a JSON value")
-
-
-def _string(text: str, pos: int) -> tuple[str, int]:
-    try:
-        return scanstring(text, pos + 1, True)
-    except ValueError:
-        raise NotJson("invalid string") from None
-
-
-def _key(text: str, pos: int, obj: Node) -> int:
-    """Read ``"key" :`` into ``obj``; return where the member's value starts."""
-    if not text.startswith('"', pos):
-        raise NotJson("expected a member name")
-    key, key_end = _string(text, pos)
-    colon = _skip(text, key_end)
-    if not text.startswith(":", colon):
-        raise NotJson("expected ':'")
-    value_start = _skip(text, colon + 1)
-    obj.keys.append(key)
-    obj.spans.append((pos, key_end, value_start, -1))
-    return value_start
+def _decode(text: str, start: int, end: int) -> str:
+    """The value of the string token text[start:end] (already checked by ``_TOKEN``)."""
+    if "\\" not in text[start:end]:
+        return text[start + 1 : end - 1]
+    return scanstring(text, start + 1, True)[0]
 
 
 def _style(text: str, root: Node) -> Style:
@@ -242,11 +296,16 @@ def _first_separators(text: str, root: Node) -> tuple[str | None, str | None]:
 
 def from_value(value: Any, style: Style) -> Node:
     """A synthetic node for a validated JSON value (depth is bounded at load, so recursion is safe)."""
-    if isinstance(value, dict):
-        return Node(NodeKind.OBJECT, keys=list(value), children=[from_value(v, style) for v in value.values()],
-                    spans=[None] * len(value))
-    if isinstance(value, list):
-        return Node(NodeKind.ARRAY, children=[from_value(v, style) for v in value], spans=[None] * len(value))
+    if isinstance(value, dict | list):
+        node = Node(NodeKind.OBJECT if isinstance(value, dict) else NodeKind.ARRAY)
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            child = from_value(item, style)
+            child.parent = node
+            if isinstance(key, str):
+                node.keys.append(key)
+            node.children.append(child)
+            node.spans.append(None)
+        return node
     text = json.dumps(value, ensure_ascii=style.ensure_ascii, allow_nan=False)
     if isinstance(value, str):
         return Node(NodeKind.STRING, string=value, text=text)
@@ -287,7 +346,7 @@ def _line_indent(doc: Document, indent: str | int) -> str:
 
 def _expand_original(doc: Document, node: Node, indent: _Indent) -> list[_Work]:
     text = doc.text
-    if node.kind in (NodeKind.STRING, NodeKind.SCALAR):
+    if not node.dirty:  # nothing below was edited: the original text, as one slice
         return [text[node.start : node.end]]
     originals = [(i, s) for i, s in enumerate(node.spans) if s is not None]
     added = [i for i, s in enumerate(node.spans) if s is None]

@@ -6,7 +6,18 @@ import enum
 from typing import Protocol, runtime_checkable
 
 
-class StepKind(enum.StrEnum):
+class _StrEnum(str, enum.Enum):
+    """A str whose ``str()`` and ``format()`` are its value on every Python (enum.StrEnum is 3.11+;
+    the package supports 3.10), so it serialises, logs and compares as the plain name."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class StepKind(_StrEnum):
     """How a step is written in the manifest (SPEC, Manifest: ``transform``)."""
 
     SED = "sed"
@@ -19,7 +30,7 @@ class StepKind(enum.StrEnum):
         return TransformMode.SED if self in (StepKind.SED, StepKind.SED_FILE) else TransformMode.JSON
 
 
-class TransformMode(enum.StrEnum):
+class TransformMode(_StrEnum):
     """The ``TransformMode`` metric dimension and report field: which engines a transform uses."""
 
     NONE = "none"

@@ -41,6 +41,7 @@ MAX_SCRIPT_UNITS = 1 << 18  # the sum over one script's regexes
 # The translated pattern's length bounds the regex module's compile time (~1-5 us a character)
 # and memory; a [[:alpha:]] alone is about 5,000 characters once spelled out.
 MAX_TRANSLATED_CHARS = 1 << 18
+MAX_SCRIPT_TRANSLATED_CHARS = 1 << 22  # the sum over one script: bounds a script's memory (~16 MB)
 MAX_GROUP_DEPTH = 100  # the regex module's parser recurses per nesting level
 _COMPILE_FLAGS = regex.POSIX | regex.V0 | regex.DOTALL
 

@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 from ._errors import SedSyntaxError
-from ._sed_ere import MAX_SCRIPT_UNITS, translate_ere
+from ._sed_ere import MAX_SCRIPT_TRANSLATED_CHARS, MAX_SCRIPT_UNITS, translate_ere
 from ._sed_exec import Command, Delete, SedScript, Substitute
 
 QUOTE_LIMIT = 80
@@ -39,15 +39,16 @@ class _Reader:
 
 def parse_script(text: str) -> SedScript:
     """Parse one rule or a whole sed file (commands separated by newlines or ``;``)."""
-    if text.startswith("#n") and text[2:3] in ("", "\n"):
-        # GNU sed reads "#n" as the first line of a script as -n: it would print nothing, and
-        # the destination would be overwritten with an empty value. Refused: an empty secret
-        # written without a word is worse than a load error (and never what was meant).
-        raise SedSyntaxError("line 1: '#n' as the first line means -n (print nothing) in GNU sed; "
-                             "refused, as it would write an empty value")
+    if text.startswith("#n"):
+        # GNU sed 4.9 reads a script that starts with "#n" (any "#n...", as -e or -f) as -n: it
+        # prints nothing, so the destination would be overwritten with an empty value. Refused
+        # rather than mirrored: an empty secret written without a word is worse than a load
+        # error, and it is never what a comment line was meant to do.
+        raise SedSyntaxError("line 1: a script starting with '#n' means -n (print nothing) in GNU sed; "
+                             "refused, as it would write an empty value (start the comment with '# n')")
     r = _Reader(text)
     commands: list[Command] = []
-    units = 0
+    units = chars = 0
     while True:
         while r.peek() in (" ", "\t", "\n", ";") and not r.at_end():
             r.next()
@@ -64,9 +65,12 @@ def parse_script(text: str) -> SedScript:
         except SedSyntaxError as exc:
             raise SedSyntaxError(f"{_where(text, start)}: {exc}") from None
         units += cmd.regex.units
-        if units > MAX_SCRIPT_UNITS:
+        rx = cmd.regex
+        chars += len(rx.translated) + (len(rx.translated_whole) if rx.translated_whole is not rx.translated else 0)
+        if units > MAX_SCRIPT_UNITS or chars > MAX_SCRIPT_TRANSLATED_CHARS:
             raise SedSyntaxError(f"{_where(text, start)}: the script's regexes together are too big "
-                                 f"(over {MAX_SCRIPT_UNITS} elements once repetitions are expanded)")
+                                 f"(over {MAX_SCRIPT_UNITS} elements once repetitions are expanded, "
+                                 f"or over {MAX_SCRIPT_TRANSLATED_CHARS} characters once classes are spelled out)")
         commands.append(cmd)
     if not commands:
         raise SedSyntaxError("no command")
