@@ -1,7 +1,8 @@
 """Inventory: what exists, observed with ListSecrets (batched name filters) and DescribeSecret.
 
-A scope is one (identity, region). Sources are observed first (prefixes must be listed before
-their destinations are known), then the destinations the expanded items name.
+A scope is one (service, identity, region): Secrets Manager or Parameter Store, through the store
+the AWS layer hands out for it. Sources are observed first (prefixes must be listed before their
+destinations are known), then the destinations the expanded items name.
 
 Invariant (SPEC "Failures are never silent"): a name that could not be observed is never taken
 as absent. A scope whose listing failed keeps the error; a name whose DescribeSecret failed is
@@ -15,27 +16,28 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from .._backend import Backend, Endpoint
 from .._exceptions import BackendError, CircuitOpenError, DeadlineExceeded
-from .._manifest import Identity, MappingSpec
+from .._manifest import DestinationSpec, Identity, MappingSpec
 from .._report import RunError
 from .._types import SecretMeta
+from ..aws.backend import Backend
+from ..aws.store import Store, StoreService
 from .listing import filter_plan
 from .scheduler import Deadline
 
 log = logging.getLogger("reconciler")
 
 ObserveError = BackendError | DeadlineExceeded
-SERVICE = "secretsmanager"
 
 
 @dataclass
 class Scope:
-    """What must be observed in one (identity, region), and what was."""
+    """What must be observed in one (service, identity, region), and what was."""
 
+    service: str
     identity: Identity
     region: str
-    endpoint: Endpoint | None
+    endpoint: Store | None
     error: ObserveError | None = None  # the endpoint or a listing failed: nothing here is reliable
     exact: set[str] = field(default_factory=set)
     prefixes: set[str] = field(default_factory=set)
@@ -55,28 +57,29 @@ class Inventory:
         self.backend = backend
         self.default_region = default_region
         self.deadline = deadline
-        self._scopes: dict[tuple[str, str], Scope] = {}
+        self._scopes: dict[tuple[str, str, str], Scope] = {}
         self._limiter = anyio.CapacityLimiter(concurrency)  # listing calls in flight
         self._arn_sources: dict[str, Scope] = {}  # ARN -> its scope, for sources the manifest gives by ARN
 
-    async def scope(self, identity: Identity, region: str) -> Scope:
-        """The scope of (identity, region), its endpoint made on first use (an error is kept, not raised)."""
-        key = (identity.key, region)
+    async def scope(self, service: StoreService, identity: Identity, region: str) -> Scope:
+        """The scope's store is made on first use; an error (e.g. AssumeRole denied) is kept, not raised."""
+        key = (service, identity.key, region)
         scope = self._scopes.get(key)
         if scope is None:
             try:
-                endpoint: Endpoint | None = await self.backend.endpoint(identity, region)
+                endpoint: Store | None = await self.backend.endpoint(identity, region, service=service)
                 error: ObserveError | None = None
             except BackendError as exc:
                 endpoint, error = None, exc
-            scope = self._scopes.setdefault(key, Scope(identity, region, endpoint, error))
+            scope = self._scopes.setdefault(key, Scope(service, identity, region, endpoint, error))
         return scope
 
     def source_scope(self, m: MappingSpec) -> Scope:
-        return self._scopes[(m.source.identity.key, m.source.region or self.default_region)]
+        s = m.source
+        return self._scopes[(s.service, s.identity.key, s.region or self.default_region)]
 
-    def dest_scope(self, identity: Identity, region: str) -> Scope:
-        return self._scopes[(identity.key, region)]
+    def dest_scope(self, d: DestinationSpec, region: str) -> Scope:
+        return self._scopes[(d.service, d.identity.key, region)]
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -84,7 +87,7 @@ class Inventory:
         """List every source scope; confirm exact names the listing did not show with DescribeSecret."""
         for m in mappings:
             s = m.source
-            scope = await self.scope(s.identity, s.region or self.default_region)
+            scope = await self.scope(s.service, s.identity, s.region or self.default_region)
             if s.is_arn:
                 self._arn_sources[s.name] = scope
             elif m.id in only:
@@ -156,7 +159,7 @@ class Inventory:
         A deadline is not a failure: its items are deferred (exit 1 all the same) and the next run
         picks them up, so it adds no entry.
         """
-        return [RunError(account=s.account, region=s.region, service=SERVICE, type=s.error.type,
+        return [RunError(account=s.account, region=s.region, service=s.service, type=s.error.type,
                          message=s.error.message)
                 for s in self._scopes.values() if isinstance(s.error, BackendError)]
 

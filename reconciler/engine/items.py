@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import _variables
-from .._backend import Endpoint, ItemStats
 from .._exceptions import BackendError, ItemError, TransformError
 from .._manifest import DestinationSpec, MappingSpec
 from .._report import ItemResult
 from .._transform import Transform, build_transform
 from .._types import SecretMeta, name_from_id
+from ..aws.call import ItemStats
+from ..aws.store import Store
 from .actions import Action
 from .planner import Decision, Desired, decide, refine_reason, version_token
 from .selection import Shard
@@ -51,8 +52,8 @@ class ItemSpec:
     dest_spec: DestinationSpec
     source_name: str  # as listed, or as written for an exact source
     dest: DestinationRef
-    source_endpoint: Endpoint | None = None
-    dest_endpoint: Endpoint | None = None
+    source_endpoint: Store | None = None
+    dest_endpoint: Store | None = None
     transform: Transform | None = None  # None: it could not be built (the item has failed)
 
     @property
@@ -121,7 +122,8 @@ class TransformCache:
         self._cache: dict[object, Transform | ItemError] = {}
 
     def get(self, m: MappingSpec, d: DestinationSpec, values: dict[str, str]) -> Transform | ItemError:
-        key = (m.id, m.destinations.index(d), tuple(values.get(v, "") for v in _used_variables(m)))
+        used = _variables.closure(_used_variables(m), values)  # with the built-ins custom variables use
+        key = (m.id, m.destinations.index(d), tuple(values.get(v, "") for v in used))
         cached = self._cache.get(key)
         if cached is None:
             try:
@@ -158,7 +160,7 @@ class Expander:
                     continue
                 for d in m.destinations:
                     region = d.region or self.default_region
-                    scope = await self.inventory.scope(d.identity, region)
+                    scope = await self.inventory.scope(d.service, d.identity, region)
                     items.append(self._item(m, d, source_name, meta, src_scope, scope, region))
         return items
 

@@ -1,25 +1,24 @@
-"""Source values read in batches: BatchGetSecretValue, 20 ids a call, for the units queued next."""
+"""Source values read in batches (BatchGetSecretValue takes 20 ids, GetParameters 10), for the units queued next."""
 
 from __future__ import annotations
 
 import anyio
 
-from .._backend import Endpoint
-from .._constants import BATCH_GET_MAX_IDS
-from .._exceptions import BackendError, DeadlineExceeded, NotFoundError
+from .._exceptions import BackendError, DeadlineExceeded
 from .._types import SecretValue
+from ..aws.store import Store
 
 
 class ValueReader:
-    """Reads source values in one endpoint with BatchGetSecretValue, 20 ids a call.
+    """Reads source values in one store, ``store.batch_size`` ids a call.
 
     The feeder announces the sources of the units it queues (``prefetch``); when a worker needs
     a value that is still pending, one call fetches it together with up to 19 announced after
-    it. So a bulk migration reads 20 values a call, while at most the queued units' values are
-    held in memory.
+    it. So a bulk migration reads a batch of values a call, while at most the queued units' values
+    are held in memory.
     """
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Store) -> None:
         self.endpoint = endpoint
         self._pending: dict[str, None] = {}  # announced, not yet requested from AWS (ordered)
         self._slots: dict[str, _Slot] = {}
@@ -59,7 +58,7 @@ class ValueReader:
         return slot.value
 
     async def _fetch(self, first: str) -> None:
-        ids = [first, *[sid for sid in self._pending if sid != first][: BATCH_GET_MAX_IDS - 1]]
+        ids = [first, *[sid for sid in self._pending if sid != first][: self.endpoint.batch_size - 1]]
         for sid in ids:
             self._pending.pop(sid, None)
         batch = [(sid, self._slots[sid]) for sid in ids]
@@ -80,7 +79,8 @@ class ValueReader:
             if isinstance(r, SecretValue):
                 slot.value = r
             else:
-                slot.error = r or NotFoundError("not returned by BatchGetSecretValue")
+                # no answer for this id is "could not read", never "does not exist"
+                slot.error = r or BackendError("the batch read returned nothing for this id")
             slot.event.set()
 
 

@@ -10,9 +10,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from .._backend import Backend, CallStats
 from .._manifest import Manifest, MappingSpec
 from .._report import Report
+from ..aws.backend import Backend
+from ..aws.call import CallStats
 from .actions import Mode
 from .inventory import Inventory
 from .items import Expander, Item, Unit, refuse_shared_destinations
@@ -78,14 +79,14 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     """
     await inventory.observe_sources(mappings, expander.only)
     items = await expander.expand(mappings)
-    wanted = [(inventory.dest_scope(i.spec.dest_spec.identity, i.spec.dest.region), i.spec.dest.name)
+    wanted = [(inventory.dest_scope(i.spec.dest_spec, i.spec.dest.region), i.spec.dest.name)
               for i in items if i.result is None]
     await inventory.observe_destinations(wanted)
     for item in items:
         if item.result is not None:
             continue
         spec = item.spec
-        dest_scope = inventory.dest_scope(spec.dest_spec.identity, spec.dest.region)
+        dest_scope = inventory.dest_scope(spec.dest_spec, spec.dest.region)
         src_err = inventory.unobserved_error(inventory.source_scope(spec.mapping), spec.source_id)
         dest_err = inventory.unobserved_error(dest_scope, spec.dest.name)
         if src_err is not None:

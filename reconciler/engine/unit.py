@@ -6,9 +6,10 @@ import time
 
 import anyio
 
-from .._backend import Endpoint, current_item
 from .._exceptions import BackendError, DeadlineExceeded, NotFoundError
 from .._types import SecretValue
+from ..aws.call import current_item
+from ..aws.store import Store
 from .actions import SETTLED, Action, Mode, Op
 from .items import Item, Unit, decide_item
 from .reader import ValueReader
@@ -25,10 +26,10 @@ class ReadAhead:
 
     def __init__(self, reads_values: bool) -> None:
         self.reads_values = reads_values  # run mode, or plan --diff
-        self._readers: dict[tuple[str, str], ValueReader] = {}
+        self._readers: dict[tuple[str, str, str], ValueReader] = {}
 
-    def reader(self, endpoint: Endpoint) -> ValueReader:
-        key = (endpoint.identity.key, endpoint.region)
+    def reader(self, endpoint: Store) -> ValueReader:
+        key = (endpoint.service, endpoint.identity.key, endpoint.region)
         if key not in self._readers:
             self._readers[key] = ValueReader(endpoint)
         return self._readers[key]

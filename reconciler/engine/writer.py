@@ -7,10 +7,10 @@ from typing import Any
 
 import anyio
 
-from .._backend import current_item
 from .._constants import STAGE_CURRENT
 from .._exceptions import AlreadyExistsError, DeadlineExceeded, ItemError, TransformError
 from .._types import SecretValue
+from ..aws.call import current_item
 from .actions import SETTLED, Action, Op
 from .items import Item, decide_item, token
 from .results import Results
