@@ -55,3 +55,56 @@ def test_iam_policy_narrows_explicit_names():
     assert "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/services/*" in reads
     metrics = next(st for st in doc["Statement"] if st["Sid"] == "PublishMetrics")
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "SecretsReplicator"}}
+
+
+def test_template_passes_the_environment_the_handler_reads():
+    import yaml
+    from cfn_policies import _Loader
+
+    import reconciler.lambda_handler as lh
+
+    template = yaml.load((CONFIG / "deploy" / "template.yaml").read_text(), Loader=_Loader)
+    env = template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    assert set(env) == {lh.ENV_MANIFEST_URI, lh.ENV_LOG_LEVEL, lh.ENV_ALLOW_EVENT_MANIFEST,
+                        lh.ENV_METRICS_NAMESPACE, lh.ENV_METRICS_SINK, lh.ENV_ROLE_ARN}
+    assert template["Parameters"]["AllowEventManifest"]["Default"] == "false"
+
+
+def test_lambda_lock_is_hash_pinned_and_leaves_rich_out():
+    lock = (CONFIG / "deploy" / "requirements-lambda.txt").read_text()
+    pins = [line.split()[0] for line in lock.splitlines() if line and not line[0].isspace() and line[0] != "#"]
+    assert pins and all("==" in p for p in pins)
+    assert lock.count("--hash=sha256:") >= len(pins)
+    assert not any(p.lower().startswith("rich==") for p in pins)
+
+
+# A run through the handler with rich made unimportable: the Lambda bundle leaves rich out.
+_NO_RICH = """
+import importlib.abc, json, sys
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "rich" or name.startswith("rich."):
+            raise ImportError("rich is not in the Lambda bundle")
+sys.meta_path.insert(0, _Block())
+from reconciler.lambda_handler import handler
+print(json.dumps(handler({"mode": "run"})))
+assert not any(m == "rich" or m.startswith("rich.") for m in sys.modules)
+"""
+
+
+def test_handler_runs_without_rich(aws, write_manifest, moto_url, proxy):
+    import os
+    import subprocess
+    import sys
+
+    aws.create("prod/norich", "v1")
+    path = write_manifest("""\
+        version: 1
+        settings: {metrics: {sink: none}}
+        mappings: [{source: {name: prod/norich, region: us-east-1}, destination: {name: dr/norich, region: us-east-1}}]
+        """)
+    env = {**os.environ, "MANIFEST_URI": str(path), "AWS_ENDPOINT_URL": proxy.url, "METRICS_SINK": "emf"}
+    done = subprocess.run([sys.executable, "-c", _NO_RICH], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert aws.value("dr/norich") == "v1"
