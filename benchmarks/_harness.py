@@ -61,8 +61,8 @@ def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/
     import boto3
 
     from reconciler._constants import DEFAULT_OWNER, TAG_MAPPING, TAG_OWNER, TAG_SOURCE
-    from reconciler._planner import version_token
-    from reconciler._transform import IDENTITY
+    from reconciler._transform import COPY
+    from reconciler.engine.planner import version_token
 
     east = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
     west = boto3.client("secretsmanager", region_name="us-west-2", endpoint_url=url)
@@ -86,7 +86,7 @@ def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/
             r = east.describe_secret(SecretId=f"{src}/s{i:05d}")
             r["VersionId"] = next(k for k, v in r["VersionIdsToStages"].items() if "AWSCURRENT" in v)
         name = f"{dst}/s{i:05d}"
-        token = version_token(r["ARN"], r["VersionId"], IDENTITY.fingerprint, "123456789012", "us-west-2", name)
+        token = version_token(r["ARN"], r["VersionId"], COPY.fingerprint, "123456789012", "us-west-2", name)
         create(west, Name=name, SecretString=f"value-{i}", ClientRequestToken=token,
                Tags=[{"Key": TAG_OWNER, "Value": DEFAULT_OWNER}, {"Key": TAG_SOURCE, "Value": r["ARN"]},
                      {"Key": TAG_MAPPING, "Value": f"{src}/s{i:05d}"}])

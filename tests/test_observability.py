@@ -10,8 +10,8 @@ import pytest
 
 from reconciler._constants import MAX_METRICS_PER_REQUEST
 from reconciler._manifest import MetricsSettings
-from reconciler._metrics import Batch, emf_documents, split
-from reconciler._report import ItemResult, Report
+from reconciler.output.metrics import Batch, emf_documents, split
+from reconciler.output.report import ItemResult, Report
 
 SPEC_NAMES = {"ReplicationSuccess", "ReplicationFailure", "ReplicationDuration", "SecretSize",
               "TransformationDuration", "TransformationInputSize", "TransformationOutputSize",
@@ -152,7 +152,7 @@ def test_secret_names_stay_out_of_dimensions_unless_asked():
     report.items = [ItemResult(mapping="prod/db/password", source="arn", dest_name="dr/db/password",
                                dest_region="us-west-2", dest_account="1", action="create", reason="",
                                source_region="us-east-1")]
-    from reconciler._metrics import build
+    from reconciler.output.metrics import build
 
     def values(settings: MetricsSettings) -> str:
         return json.dumps(build(report, settings).datums(settings.dimensions))
