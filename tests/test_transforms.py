@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -284,3 +285,48 @@ def test_runaway_rule_fails_only_its_item_end_to_end(aws, proxy, write_manifest,
     assert by_id["slow"]["action"] == "failed" and "time limit" in by_id["slow"]["error"]["message"]
     assert "transform[0] (sed)" in by_id["slow"]["error"]["message"]
     assert by_id["fine"]["action"] == "create" and not aws.exists("dr/slow", "us-west-2")
+
+
+SEED = Path(__file__).parent / "data" / "seed"
+
+
+def test_json_steps_keep_untouched_text_and_read_seed_files_end_to_end(aws, proxy, write_manifest, run_cli):
+    # Issue 8 item 7 and issue 11 item 6 over HTTP: numbers elsewhere keep their exact text,
+    # {find, replace} edits strings, json_file reads the original replicator's file.
+    numbers = '{"n": 1e400, "p": 0.30000000000000004441, "k": 1e3, "z": -0.0, "host": "db.us-east-1.internal"}'
+    aws.create("prod/cfg", numbers)
+    aws.create("prod/seed", (SEED / "promotion.secret.json").read_text())
+    rules = (SEED / "promotion.transformations.json").read_text()
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - id: cfg
+            source: prod/cfg
+            destination: dr/cfg
+            transform: [{json: {"$.host": {find: us-east-1, replace: "${REGION}"}}}]
+          - {id: seed, source: prod/seed, destination: dr/seed, transform: [{json_file: rules/promotion.json}]}
+    """, {"rules/promotion.json": rules})
+    code, report, err = run_cli("run", str(path))
+    assert code == 0, (report, err)
+    assert aws.value("dr/cfg", "us-west-2") == numbers.replace("us-east-1", "us-west-2")
+    assert aws.value("dr/seed", "us-west-2") == (SEED / "promotion.expected.json").read_text()
+    # AND the next run finds both in sync and writes nothing
+    proxy.calls.clear()
+    code, report, _ = run_cli("run", str(path))
+    assert code == 0 and report["totals"]["in_sync"] == 2
+    assert proxy.calls["secretsmanager.PutSecretValue"] == 0
+
+
+@pytest.mark.parametrize("entry, why", [
+    ('{"$": {a: 1}}', r"'\$' alone is the whole secret"),
+    ("{'$[?(@ =~ \"^h\")]': x}", "filter expressions are not supported"),
+    ('{"$.d": 2024-01-01}', "date"),
+    ('{"$.n": .nan}', "NaN"),
+])
+def test_json_load_errors_name_the_mapping_and_field(entry, why):
+    text = ("version: 1\nmappings:\n  - id: m\n    source: a\n    destination: {name: b, region: us-west-2}\n"
+            f"    transform: [{{json: {entry}}}]\n")
+    with pytest.raises(ManifestError, match=why) as exc:
+        parse_manifest(text, origin="m.yaml", base_dir=None)
+    assert "mapping 'm'" in str(exc.value) and "transform" in str(exc.value)
