@@ -58,12 +58,7 @@ def run_demo(*, keep: bool = False) -> int:
     url = aws.url
     use_local_environment(credentials={"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}, endpoint=url)
     try:
-        sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
-        sm.create_secret(Name="prod/db/credentials",
-                         SecretString='{"host": "db.us-east-1.internal", "user": "app", "password": "demo-only"}')
-        for i in range(1, 4):
-            sm.create_secret(Name=f"prod/api/service-{i}",
-                             SecretString=f"endpoint=https://api.us-east-1.example.com\nkey=demo-{i}\ndebug=true\n")
+        _seed_sources(url)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "demo.yaml"
             path.write_text(DEMO_MANIFEST)
@@ -96,3 +91,15 @@ def run_demo(*, keep: bool = False) -> int:
             return 0 if report.exit_code == 0 else 1
     finally:
         aws.stop()
+
+
+def _seed_sources(url: str) -> None:
+    """The demo's sources in us-east-1: one JSON secret and three line-based ones."""
+    import boto3
+
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
+    sm.create_secret(Name="prod/db/credentials",
+                     SecretString='{"host": "db.us-east-1.internal", "user": "app", "password": "demo-only"}')
+    for i in range(1, 4):
+        sm.create_secret(Name=f"prod/api/service-{i}",
+                         SecretString=f"endpoint=https://api.us-east-1.example.com\nkey=demo-{i}\ndebug=true\n")
