@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -128,8 +129,9 @@ mappings:
     with pytest.raises(ManifestError) as exc:
         parse_manifest(text, origin="m.yaml", base_dir=None)
     msg = str(exc.value)
-    assert "m.yaml: mapping 'm' (mappings[0]): field 'transform'" in msg
-    assert "undefined variable ${NOPE}" in msg and "ENV" in msg and "TEAM" in msg and "REGION" in msg
+    assert re.search(r"m\.yaml(:\d+)?: mapping 'm' \(mappings\[0\]\): field 'transform'", msg)
+    assert "undefined variable ${NOPE}" in msg and "REGION" in msg
+    assert "ENV" in msg and "TEAM" in msg  # the user's own variables are listed too
 
 
 def test_builtin_variables_cannot_be_redefined():
