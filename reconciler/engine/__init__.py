@@ -2,6 +2,8 @@
 
 One job per module:
 
+- ``actions``    the closed sets: ``Action`` (the report's strings), ``Op``, ``Mode``.
+- ``options``    ``Options``: how to run, validated on construction (clock injectable for tests).
 - ``selection``  which mappings and sources a run covers (--select, --shard, change events,
   --retry-failed); pure, raises before any AWS call. ``parse_shard`` is the one shard parser.
 - ``inventory``  what exists: ListSecrets with batched name filters, DescribeSecret confirmation,
