@@ -125,9 +125,11 @@ class _Scope:
 class _Builder:
     """Turns a manifest into per-identity scopes; knows accounts, regions and partitions."""
 
-    def __init__(self, manifest: Manifest, default_account: str | None) -> None:
+    def __init__(self, manifest: Manifest, default_account: str | None, discover: bool) -> None:
         self.manifest = manifest
         self.default_account = default_account
+        self.discover = discover  # ask STS for a profile's account (once per profile)
+        self.profile_accounts: dict[str, str | None] = {}
         self.scopes: dict[str, _Scope] = defaultdict(_Scope)
         self.roles: set[str] = set()
         self.placeholder_used = False
@@ -138,10 +140,23 @@ class _Builder:
             return hint
         if identity.role_arn:  # a role whose account is only known at run time (${ACCOUNT_ID})
             return "*"
-        if self.default_account:
-            return self.default_account
+        if identity.profile:  # a profile may be another account than the default credentials
+            if identity.profile not in self.profile_accounts:
+                self.profile_accounts[identity.profile] = lookup_account(identity.profile) if self.discover else None
+            known = self.profile_accounts[identity.profile]
+        else:
+            known = self.default_account
+        if known:
+            return known
         self.placeholder_used = True
         return ACCOUNT_PLACEHOLDER
+
+    def source_key_arn(self, s: Any) -> str:
+        """Customer managed keys of the source's account, in its region (an ARN source names both)."""
+        if s.is_arn:
+            _, part, _, region, account, _ = s.name.split(":", 5)
+            return f"arn:{part}:kms:{region}:{account}:key/*"
+        return self.key_arn(s.region, s.identity, "*")
 
     def arn(self, service: str, region: str | None, identity: Identity, name: str, prefix: bool) -> str:
         region = region or _default_region()
@@ -161,10 +176,10 @@ class _Builder:
         if s.identity.role_arn:
             self.roles.add(_role_pattern(s.identity.role_arn))
         scope, service = self.scopes[_label(s.identity)], _service(s)
-        region = s.region or _default_region()
+        region = s.name.split(":")[3] if s.is_arn else (s.region or _default_region())
         arn = s.name if s.is_arn else self.arn(service, s.region, s.identity, s.name, s.prefix)
         (scope.ssm_reads if service == SSM else scope.sm_reads).add(arn)
-        scope.read_keys[service].add(self.key_arn(s.region, s.identity, "*"))
+        scope.read_keys[service].add(self.source_key_arn(s))
         scope.read_regions[service].add(region or "*")
         delete = getattr(m, "on_source_deleted", "keep") == "delete" or _prune_enabled(self.manifest)
         for d in m.destinations:
@@ -233,16 +248,17 @@ def _resolve_name(m: MappingSpec, d: DestinationSpec) -> str:
         known["SECRET_NAME"] = m.source.name
 
     def sub(match: re.Match[str]) -> str:
-        return known.get(match.group(0)[2:-1], "*")
+        # a custom value may still use built-ins (resolved at load, _variables.resolve): fill them too
+        return _VAR_RE.sub(lambda inner: known.get(inner.group(0)[2:-1], "*"), known.get(match.group(0)[2:-1], "*"))
 
     return _VAR_RE.sub(sub, d.name)
 
 
 def policies_for(manifest: Manifest, *, default_account: str | _Discover | None = DISCOVER) -> dict[str, Any]:
     """``{identity label: policy document}`` for every identity the manifest uses (and the runner)."""
-    if isinstance(default_account, _Discover):
-        default_account = lookup_account()
-    b = _Builder(manifest, default_account)
+    discover = isinstance(default_account, _Discover)
+    account = lookup_account() if discover else default_account
+    b = _Builder(manifest, account if isinstance(account, str) else None, discover)
     for m in manifest.mappings:
         b.add_mapping(m)
     org = getattr(manifest.settings, "organizations", None)
@@ -448,7 +464,8 @@ def _org_statements(b: _Builder) -> list[dict[str, Any]]:
     """Reading the organization's tree: the two calls discovery makes (ListChildren for nested OUs,
     ListAccountsForParent). The organization id and its management account are not in the
     manifest, so the ARNs pin the resource type (OU or root) and leave those two open."""
-    part = partition_of(_default_region())
+    org = getattr(b.manifest.settings, "organizations", None)
+    part = partition_of(getattr(org, "region", None) or _default_region())
     return [
         {"Sid": "ReadOrganizationTree", "Effect": "Allow",
          "Action": ["organizations:ListAccountsForParent", "organizations:ListChildren"],

@@ -267,6 +267,32 @@ def test_account_from_sts_when_credentials_exist(proxy: Any, run_cli: Any) -> No
     assert "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db/password-??????" in reads  # moto's account
 
 
+def test_a_profile_is_not_assumed_to_be_the_default_account(tmp_path: Path) -> None:
+    m = load_manifest(_write(tmp_path, """\
+        version: 1
+        mappings:
+          - source: {name: prod/a, region: us-east-1}
+            destination: {name: dr/a, region: us-west-2, profile: other-account}
+        """))
+    doc = policies_for(m, default_account=ACCOUNT)
+    assert set(doc) == {"runner", "profile:other-account"}
+    dest = _statement(doc["profile:other-account"], "DescribeDestinations")["Resource"]
+    assert dest == [f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_PLACEHOLDER}:secret:dr/a-??????"]
+
+
+def test_an_arn_source_decrypts_with_keys_of_its_own_account_and_region(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:444444444444:secret:prod/x-AbCdEf"
+    m = load_manifest(_write(tmp_path, f"""\
+        version: 1
+        mappings: [{{source: "{arn}", destination: {{name: dr/x, region: us-west-2}}}}]
+        """))
+    decrypt = _statement(policies_for(m, default_account=ACCOUNT)["runner"], "DecryptSourcesSecretsManager")
+    assert decrypt["Resource"] == ["arn:aws:kms:eu-west-1:444444444444:key/*"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]},
+        "StringLike": {"kms:EncryptionContext:SecretARN": [arn]}}
+
+
 def test_no_delete_without_prune_or_delete_policy(tmp_path: Path) -> None:
     m = load_manifest(_write(tmp_path, """\
         version: 1
