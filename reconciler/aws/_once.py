@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import anyio
 
@@ -46,7 +46,7 @@ class Once(Generic[K, V]):
                 return await self._compute(key, make)
             await cell.done.wait()
             if cell.ok:
-                return cell.value  # type: ignore[return-value]  # ok means value was set
+                return cast(V, cell.value)  # ok: the value was set (it may itself be None)
             if cell.error is not None:
                 e = cell.error
                 raise type(e)(e.message, code=e.code, operation=e.operation)

@@ -132,7 +132,9 @@ class SecretsManager:
         result: dict[str, Any] = await self.call("CreateSecret", **params)
         return result
 
-    async def put_value(self, secret_id: str, token: str, value: SecretValue) -> list[str]:
+    async def put_value(self, secret_id: str, token: str, value: SecretValue, *,
+                        description: str | None = None) -> list[str]:
+        del description  # Secrets Manager keeps the description apart: set_description
         params: dict[str, Any] = {"SecretId": secret_id, "ClientRequestToken": token}
         _put_value(params, value)
         resp = await self.call("PutSecretValue", **params)

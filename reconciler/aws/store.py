@@ -56,8 +56,13 @@ class Store(Protocol):
     async def create(self, name: str, token: str, value: SecretValue, *, kms_key_id: str | None,
                      description: str | None, tags: dict[str, str]) -> dict[str, Any]: ...
 
-    async def put_value(self, secret_id: str, token: str, value: SecretValue) -> list[str]:
-        """Write a new current value under ``token``; the stages the written version holds."""
+    async def put_value(self, secret_id: str, token: str, value: SecretValue, *,
+                        description: str | None = None) -> list[str]:
+        """Write a new current value under ``token``; the stages the written version holds.
+
+        ``description`` is the manifest's, for stores that keep the token beside it (Parameter
+        Store); Secrets Manager keeps it apart (``set_description``) and ignores it here.
+        """
         ...
 
     async def move_current(self, secret_id: str, to_version: str, from_version: str | None) -> None: ...
