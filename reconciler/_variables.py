@@ -15,13 +15,15 @@ before the string is built, and a long chain cannot exhaust the stack.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping, Set
 
 BUILTINS = ("REGION", "SOURCE_REGION", "SECRET_NAME", "DEST_SECRET_NAME", "ACCOUNT_ID", "SOURCE_ACCOUNT_ID")
 _BUILTIN_SET = frozenset(BUILTINS)
 MAX_VARIABLE_LENGTH = 64 * 1024  # characters of one variable's value after expansion
 MAX_EXPANDED_LENGTH = 1024 * 1024  # characters of any text (a rule, a name, a json value) after expansion
+MAX_RESOLUTION_STEPS = 100_000  # variable values built while loading one manifest (see Budget)
 _REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}]*\}?")
 
 
@@ -43,6 +45,10 @@ class UndefinedVariable(VariableError, KeyError):
 
 class VariableCycle(VariableError):
     def __init__(self, chain: tuple[str, ...]) -> None:
+        # one message per cycle wherever it was entered: start it at its first name in sort order
+        ring = chain[:-1]
+        start = ring.index(min(ring))
+        chain = (*ring[start:], *ring[:start], ring[start])
         super().__init__(" -> ".join(f"${{{c}}}" for c in chain))
         self.chain = chain
 
@@ -123,16 +129,48 @@ def _substitute(text: str, values: Mapping[str, str], limit: int, *, nested: boo
     return "".join(out)
 
 
-def resolve(variables: Mapping[str, str], *, limit: int = MAX_VARIABLE_LENGTH) -> dict[str, str]:
+class Budget:
+    """Work allowed for resolving variables across one manifest (a load stays bounded in time).
+
+    Overrides at mapping and destination level make some variables resolve once per scope; a
+    manifest that makes that quadratic (thousands of variables times thousands of overrides) is
+    refused with :class:`VariableBudgetExceeded` instead of taking minutes.
+    """
+
+    def __init__(self, steps: int = MAX_RESOLUTION_STEPS) -> None:
+        self.left = steps
+        self.steps = steps
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise VariableBudgetExceeded(self.steps)
+
+
+class VariableBudgetExceeded(VariableError):
+    def __init__(self, steps: int) -> None:
+        super().__init__(steps)
+        self.steps = steps
+
+    def __str__(self) -> str:
+        return (f"resolving the variables takes over {self.steps} steps (many variables overridden in many "
+                "mappings or destinations); define them at fewer levels")
+
+
+def resolve(variables: Mapping[str, str], *, roots: Iterable[str] | None = None,
+            done: MutableMapping[str, str] | None = None, limit: int = MAX_VARIABLE_LENGTH,
+            budget: Budget | None = None) -> MutableMapping[str, str]:
     """Expand custom variables inside custom variables, leaving ``${BUILTIN}`` and ``$$`` in place.
 
+    ``roots`` (default: every variable) are resolved with everything they use, into ``done``, which
+    may hold values resolved before (they are reused, not recomputed); ``done`` is returned.
     Iterative depth-first walk (no recursion: a chain of thousands of variables is fine). Each value
     is built only after its length is known to be within ``limit``. Raises :class:`UndefinedVariable`
-    (its ``chain`` names the variables that led to it), :class:`VariableCycle` or
-    :class:`VariableTooLong`.
+    (its ``chain`` names the variables that led to it), :class:`VariableCycle`,
+    :class:`VariableTooLong` or :class:`VariableBudgetExceeded`.
     """
-    done: dict[str, str] = {}
-    for start in variables:
+    done = {} if done is None else done
+    for start in variables if roots is None else roots:
         if start in done:
             continue
         # the variables being resolved, each using the next, with the references still to visit
@@ -143,6 +181,8 @@ def resolve(variables: Mapping[str, str], *, limit: int = MAX_VARIABLE_LENGTH) -
             while todo and todo[-1] in done:
                 todo.pop()
             if not todo:
+                if budget is not None:
+                    budget.spend(1 + len(variables[name]) // 1024)
                 done[name] = _fill(name, variables[name], done, limit)
                 on_path.discard(name)
                 path.pop()
@@ -151,22 +191,46 @@ def resolve(variables: Mapping[str, str], *, limit: int = MAX_VARIABLE_LENGTH) -
             if ref in on_path:
                 names = [n for n, _ in path]
                 raise VariableCycle((*names[names.index(ref):], ref))
+            if budget is not None:
+                budget.spend(1)
             path.append((ref, _custom_refs(ref, variables, path)))
             on_path.add(ref)
     return done
 
 
+def tainted(variables: Mapping[str, str], names: Set[str]) -> set[str]:
+    """The variables whose value uses (transitively) any of ``names``, and ``names`` themselves.
+
+    An undefined reference counts too: an override may define it. Iterative, linear in the graph.
+    """
+    users: dict[str, list[str]] = {}
+    for var, value in variables.items():
+        for ref in references(value):
+            users.setdefault(ref, []).append(var)
+    out = set(names)
+    todo = list(names)
+    while todo:
+        for user in users.get(todo.pop(), ()):
+            if user not in out:
+                out.add(user)
+                todo.append(user)
+    return out
+
+
 def _custom_refs(name: str, variables: Mapping[str, str], path: list[tuple[str, list[str]]]) -> list[str]:
     """The custom variables ``name``'s value uses; ``path`` (the chain that led here) is for errors."""
-    out = []
-    for ref in references(variables[name]):
-        if ref in _BUILTIN_SET:
-            continue
+    out = list(_custom_references(variables[name]))
+    for ref in out:
         if ref not in variables:  # also a malformed ``${...}``, reported as its raw text
             chain = (*(n for n, _ in path), name)
             raise UndefinedVariable(ref, {**variables, **dict.fromkeys(BUILTINS, "")}, chain)
-        out.append(ref)
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _custom_references(value: str) -> tuple[str, ...]:
+    """References in ``value`` that are not built-ins (cached: a value is met once per scope)."""
+    return tuple(ref for ref in references(value) if ref not in _BUILTIN_SET)
 
 
 def _fill(name: str, value: str, done: Mapping[str, str], limit: int) -> str:
