@@ -373,7 +373,9 @@ def _sm_deny_statements(owner: str) -> list[dict[str, Any]]:
 
 
 def _ssm_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
-    """Parameter Store: SSM checks ``aws:ResourceTag`` on parameters for every write used here.
+    """Parameter Store, only the calls its backend makes (GetParameters on sources, DescribeParameters,
+    ListTagsForResource, PutParameter, Add/RemoveTagsFromResource, DeleteParameter); SSM checks
+    ``aws:ResourceTag`` on parameters for each of those writes.
 
     PutParameter cannot carry Tags together with Overwrite, so the create statement (request tag)
     can never overwrite a parameter someone else owns; overwrites need the owner resource tag.
@@ -384,7 +386,7 @@ def _ssm_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
                     "Action": ["ssm:DescribeParameters"], "Resource": "*"})
     if scope.ssm_reads:
         out.append({"Sid": "ReadSourceParameters", "Effect": "Allow",
-                    "Action": ["ssm:GetParameters", "ssm:GetParametersByPath"], "Resource": sorted(scope.ssm_reads)})
+                    "Action": ["ssm:GetParameters"], "Resource": sorted(scope.ssm_reads)})
     if not scope.ssm_writes:
         return out
     dest, owned = sorted(scope.ssm_writes), {"StringEquals": {f"aws:ResourceTag/{TAG_OWNER}": owner}}
@@ -394,7 +396,7 @@ def _ssm_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
         {"Sid": "CreateOwnedParameters", "Effect": "Allow", "Action": ["ssm:AddTagsToResource", "ssm:PutParameter"],
          "Resource": dest,
          "Condition": {"StringEquals": {f"aws:RequestTag/{TAG_OWNER}": owner}, **_tag_keys_condition(scope)}},
-        {"Sid": "WriteOwnedParameters", "Effect": "Allow", "Action": ["ssm:LabelParameterVersion", "ssm:PutParameter"],
+        {"Sid": "WriteOwnedParameters", "Effect": "Allow", "Action": ["ssm:PutParameter"],
          "Resource": dest, "Condition": owned},
         {"Sid": "TagOwnedParameters", "Effect": "Allow", "Action": ["ssm:AddTagsToResource"],
          "Resource": dest, "Condition": {**owned, **_tag_keys_condition(scope)}},
