@@ -16,12 +16,13 @@ Invariants:
   (an interval copies its atom, as regcomp does), so a regex GNU sed would refuse for size
   ("Regular expression too big", "Memory exhausted") is refused here in microseconds. The
   translated text is bounded too, which bounds the ``regex`` module's compile time and memory.
-- Compiling is lazy (first use) and cached: loading a manifest only parses and translates.
+- Compiling is lazy (first use, then kept on the Ere): loading a manifest only parses and translates.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,11 +109,13 @@ class Ere:
     # the middle of a multi-byte character, which only matters after an empty match.
     empty_anywhere: bool = False
 
-    @property
+    # Compiled on first use and kept with this object (no process-wide cache: its memory would
+    # outlive the scripts, and one compiled regex may hold several MB).
+    @functools.cached_property
     def compiled(self) -> Any:
         return _compile(self.translated, False)
 
-    @property
+    @functools.cached_property
     def whole(self) -> Any:
         return _compile(self.translated_whole, True)
 
@@ -121,7 +124,6 @@ class Ere:
         return text.translate(UPPER) if self.icase else text
 
 
-@functools.lru_cache(maxsize=128)
 def _compile(translated: str, multiline: bool) -> Any:
     # The translator emits only syntax the regex module accepts; an error here is our bug, and
     # it surfaces as a failed item (TransformError in the executor), never as different bytes.
@@ -170,6 +172,7 @@ class _Translator:
     group_nullable: dict[int, bool] = field(default_factory=dict)
     ambiguous: set[int] = field(default_factory=set)
     asserts: bool = False
+    size: int = 0  # characters in ``out``
 
     def run(self) -> Ere:
         p = self.pattern
@@ -210,18 +213,17 @@ class _Translator:
             elif c in "^$":
                 self._assertion(f, c)
                 i += 1
-            else:
-                self._atom(f, "." if c == "." else _literal(chr(UPPER.get(ord(c), ord(c))) if self.icase else c))
+            elif c == ".":
+                self._atom(f, ".")
                 i += 1
+            else:
+                i = self._literal_run(f, p, i)
         if len(stack) > 1:
             raise SedSyntaxError("unmatched '(' in the regex")
         top = stack[0]
         units = top.alt_units + top.units
         translated = "".join(self.out)
         whole = "".join(self.anchors.get(k, s) for k, s in enumerate(self.out)) if self.anchors else translated
-        if len(translated) > MAX_TRANSLATED_CHARS:
-            raise SedSyntaxError("regex too big once its character classes are spelled out "
-                                 f"({len(translated)} characters, limit {MAX_TRANSLATED_CHARS})")
         nullable = top.any_nullable or top.nullable
         return Ere(p, translated, whole, self.icase, self.groups, units, frozenset(self.ambiguous),
                    nullable and not self.asserts)
@@ -236,7 +238,20 @@ class _Translator:
         f.units += units
         self._check_units(f.units)
         if text:
-            self.out.append(text)
+            self._emit(text)
+
+    def _literal_run(self, f: _Frame, p: str, i: int) -> int:
+        # Each character is an atom of its own; a run is taken in one step (a 1 MiB literal must
+        # not cost a Python loop turn a character), and only its last character can be repeated.
+        m = _PLAIN_RUN.match(p, i)
+        assert m is not None
+        run = m.group()
+        if self.icase:
+            run = run.translate(UPPER)
+        if len(run) > 1:
+            self._atom(f, run[:-1].translate(_LITERAL_TABLE), units=len(run) - 1)
+        self._atom(f, run[-1].translate(_LITERAL_TABLE))
+        return m.end()
 
     def _assertion(self, f: _Frame, c: str) -> None:
         # Zero-width: nothing may repeat it, and a repeated group holding one is refused.
@@ -244,9 +259,9 @@ class _Translator:
         if c in _ANCHORS:
             line_form, whole_form = _ANCHORS[c]
             self.anchors[len(self.out)] = whole_form
-            self.out.append(line_form)
+            self._emit(line_form)
         else:
-            self.out.append(_BOUNDARIES[c])
+            self._emit(_BOUNDARIES[c])
         f.units += 1
         f.atom_start = None
 
@@ -315,6 +330,13 @@ class _Translator:
         f.quantified = True
         return i
 
+    def _emit(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_TRANSLATED_CHARS:
+            raise SedSyntaxError("regex too big once its character classes and word boundaries are "
+                                 f"spelled out (over {MAX_TRANSLATED_CHARS} characters)")
+        self.out.append(text)
+
     def _shift_anchors(self, at: int) -> None:
         self.anchors = {(k + 1 if k >= at else k): v for k, v in self.anchors.items()}
 
@@ -328,6 +350,12 @@ class _Translator:
 
 def _literal(c: str) -> str:
     return "\\" + c if c in string.punctuation else c
+
+
+# Characters with no ERE meaning outside brackets: literal runs. ASCII punctuation is escaped
+# for the regex module, everything else stands for itself.
+_PLAIN_RUN = re.compile(r"[^\\\[()*+?{|^$.]+")
+_LITERAL_TABLE = {ord(c): "\\" + c for c in string.punctuation}
 
 
 def _interval(body: str) -> tuple[int, int | None, str]:

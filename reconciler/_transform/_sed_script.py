@@ -13,11 +13,23 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
+import re
+
 from ._errors import SedSyntaxError
 from ._sed_ere import MAX_SCRIPT_TRANSLATED_CHARS, MAX_SCRIPT_UNITS, translate_ere
 from ._sed_exec import Command, Delete, SedScript, Substitute
 
 QUOTE_LIMIT = 80
+# A regex or replacement longer than a whole sed_file may be (64 KiB) is refused as it is read:
+# reading and translating then cost at most this much per command.
+MAX_PART_CHARS = 1 << 16
+# Parsing costs ~15 us a command; a 64 KiB sed_file holds fewer than 10,000 real commands.
+MAX_SCRIPT_COMMANDS = 10_000
+_SEPARATORS = re.compile(r"[ \t\n;]*")
+# A replacement as tokens: an escape (the reader guarantees a character after every backslash),
+# an ampersand, or a run of plain text.
+_REPLACEMENT_TOKENS = re.compile(r"\\.|&|[^\\&]+", re.DOTALL)
 
 
 class _Reader:
@@ -50,15 +62,14 @@ def parse_script(text: str) -> SedScript:
     commands: list[Command] = []
     units = chars = 0
     while True:
-        while r.peek() in (" ", "\t", "\n", ";") and not r.at_end():
-            r.next()
+        r.pos = _SEPARATORS.match(text, r.pos).end()  # type: ignore[union-attr]  # * always matches
         if r.at_end():
             break
         start = r.pos
         try:
             if r.peek() == "#":
-                while not r.at_end() and r.peek() != "\n":
-                    r.next()
+                end = text.find("\n", r.pos)
+                r.pos = len(text) if end < 0 else end
                 continue
             cmd = _parse_command(r)
             _end_of_command(r)
@@ -72,6 +83,8 @@ def parse_script(text: str) -> SedScript:
                                  f"(over {MAX_SCRIPT_UNITS} elements once repetitions are expanded, "
                                  f"or over {MAX_SCRIPT_TRANSLATED_CHARS} characters once classes are spelled out)")
         commands.append(cmd)
+        if len(commands) > MAX_SCRIPT_COMMANDS:
+            raise SedSyntaxError(f"{_where(text, start)}: more than {MAX_SCRIPT_COMMANDS} commands in one script")
     if not commands:
         raise SedSyntaxError("no command")
     return SedScript(tuple(commands))
@@ -113,9 +126,16 @@ def _read_delimited(r: _Reader, delim: str, what: str) -> str:
     """
     out: list[str] = []
     bracket = False
+    special = _special_chars(delim, what == "regex")
+    begin = r.pos
     while True:
-        if r.at_end() or r.peek() == "\n":
+        m = special.search(r.text, r.pos)  # skip ordinary characters in one step
+        if m is None or m.group() == "\n":
             raise SedSyntaxError(f"unterminated {what}: missing closing {delim!r}")
+        if m.start() - begin > MAX_PART_CHARS:
+            raise SedSyntaxError(f"{what} longer than {MAX_PART_CHARS} characters")
+        out.append(r.text[r.pos : m.start()])
+        r.pos = m.start()
         c = r.next()
         if c == "\\":
             n = r.next()
@@ -151,6 +171,12 @@ def _read_delimited(r: _Reader, delim: str, what: str) -> str:
                 if c == "]":
                     bracket = False
         out.append(c)
+
+
+@functools.lru_cache(maxsize=64)
+def _special_chars(delim: str, brackets: bool) -> re.Pattern[str]:
+    """The characters ``_read_delimited`` must look at; everything else is copied as a run."""
+    return re.compile("[" + re.escape("\\\n" + delim + ("[]" if brackets else "")) + "]")
 
 
 def _parse_s(r: _Reader) -> Substitute:
@@ -225,16 +251,13 @@ def _parse_delete(r: _Reader) -> Delete:
 def _parse_replacement(text: str, groups: int) -> tuple[str | int, ...]:
     parts: list[str | int] = []
     buf: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "&":
+    for token in _REPLACEMENT_TOKENS.findall(text):
+        if token == "&":
             parts.append("".join(buf))
             buf = []
             parts.append(0)
-        elif c == "\\":
-            i += 1
-            n = text[i]
+        elif token[0] == "\\":
+            n = token[1]
             if n.isdigit() and n != "0":
                 if int(n) > groups:
                     raise SedSyntaxError(f"invalid reference \\{n} on s command's RHS")
@@ -250,7 +273,6 @@ def _parse_replacement(text: str, groups: int) -> tuple[str | int, ...]:
             else:
                 raise SedSyntaxError(f"unsupported escape \\{n} in the replacement")
         else:
-            buf.append(c)
-        i += 1
+            buf.append(token)
     parts.append("".join(buf))
     return tuple(p for p in parts if p != "")
