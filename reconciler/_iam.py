@@ -272,8 +272,9 @@ def policies_for(manifest: Manifest, *, default_account: str | _Discover | None 
         statements = _statements(b, b.scopes[label], label)
         out[label] = {"Version": "2012-10-17", "Statement": statements}
     if b.placeholder_used:
-        print(f"note: no AWS credentials to ask STS for the default identity's account: the policies say "
-              f"{ACCOUNT_PLACEHOLDER}; replace it (or use them in a CloudFormation !Sub)", file=sys.stderr)
+        print(f"note: STS could not tell this identity's account (no credentials, or no answer): the "
+              f"policies say {ACCOUNT_PLACEHOLDER} there; replace it, or use them in a CloudFormation !Sub",
+              file=sys.stderr)
     return out
 
 
