@@ -7,15 +7,17 @@ once, each naming the file, the mapping and the field (SPEC: "Rejected at load")
 from __future__ import annotations
 
 import bisect
+import datetime
+import functools
+import math
 import os
 import re
-import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import _variables
@@ -35,7 +37,10 @@ from ._constants import (
     READ_TIMEOUT,
 )
 from ._exceptions import ManifestError
-from ._transform import JsonPathSyntaxError, SedSyntaxError, StepSpec, build_transform
+from ._manifest_files import RuleBase, RuleFileError, read_manifest, read_rule_file, rule_base
+from ._manifest_yaml import NO_MARKS, Marks, load_yaml, locate, parse_field
+from ._transform import StepSpec, build_transform, parse_seed_transformations
+from .aws.identity import Identity as _AwsIdentity
 
 ARN_PREFIX = "arn:"
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")  # what Secrets Manager accepts as a name
@@ -47,6 +52,37 @@ _PLACEHOLDERS = {  # stand-ins for built-ins while validating; real values come 
 }
 # Built-ins a destination *name* may use (the secret names come from the name itself).
 _NAME_BUILTINS = ("REGION", "SOURCE_REGION", "ACCOUNT_ID", "SOURCE_ACCOUNT_ID")
+ACCOUNT_ID_REF = "${ACCOUNT_ID}"  # in a role_arn: the discovered account of an `accounts` destination
+ROLE_ARN_PATTERN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+ACCOUNT_ID_PATTERN = r"^\d{12}$"
+# An organizational unit (ou-<root>-<ou>) or the organization's root (r-<root>).
+ORG_PARENT_PATTERN = r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$"
+# Parameter Store names (AWS: PutParameter): letters, digits and .-_/, a hierarchy of at most 15
+# levels, and no name (or first level) starting with "aws" or "ssm", whatever the case.
+_SSM_NAME = re.compile(r"[A-Za-z0-9._/-]{1,2048}")
+SSM_MAX_NAME_LENGTH = 2048
+SSM_MAX_DEPTH = 15
+_SSM_RESERVED = re.compile(r"^/?(aws|ssm)", re.IGNORECASE)
+SSM_MAX_DESCRIPTION = 1024
+DEFAULT_PRUNE_MAX_DELETES = 25
+MIN_RECOVERY_WINDOW_DAYS = 7  # DeleteSecret's RecoveryWindowInDays range
+MAX_RECOVERY_WINDOW_DAYS = 30
+# ``json`` values are bounded so a YAML alias graph cannot expand into millions of nodes later.
+# its size, counted as if every alias were written out: values plus the characters of strings
+MAX_JSON_VALUE_SIZE = 1024 * 1024
+MAX_JSON_VALUE_DEPTH = 100
+
+# --- closed sets (Literals: plain strings at run time, checked by mypy and pydantic) -------------
+OnExisting = Literal["fail", "adopt"]
+OnSourceDeleted = Literal["keep", "delete"]
+Service = Literal["secretsmanager", "ssm"]
+ParameterType = Literal["String", "StringList", "SecureString"]
+ParameterTier = Literal["Standard", "Advanced", "Intelligent-Tiering"]
+MetricsSink = Literal["cloudwatch", "emf", "none"]
+SERVICES: tuple[str, ...] = get_args(Service)
+DEFAULT_SERVICE: Service = "secretsmanager"
+DEFAULT_PARAMETER_TYPE: ParameterType = "SecureString"
 
 
 # --- the YAML schema ----------------------------------------------------------------------------
@@ -69,7 +105,7 @@ class RetrySettings(_Strict):
 
 
 class MetricsSettings(_Strict):
-    sink: Literal["cloudwatch", "emf", "none"] = "cloudwatch"
+    sink: MetricsSink = "cloudwatch"
     namespace: str = Field(DEFAULT_NAMESPACE, min_length=1, max_length=255)
     region: str | None = None
     # the reconciler adds up to 4 dimensions of its own to CloudWatch's 30 per metric
@@ -92,21 +128,49 @@ class Timeouts(_Strict):
     read: float = Field(READ_TIMEOUT, gt=0, le=300)
 
 
+class PruneSettings(_Strict):
+    """SPEC "Lifecycle". Strict types: a quoted "false" must not turn deletion on."""
+
+    enabled: bool = Field(False, strict=True)
+    max_deletes: int = Field(DEFAULT_PRUNE_MAX_DELETES, ge=0, strict=True)
+    recovery_window_days: int = Field(MAX_RECOVERY_WINDOW_DAYS, ge=MIN_RECOVERY_WINDOW_DAYS,
+                                      le=MAX_RECOVERY_WINDOW_DAYS, strict=True)
+
+
+class OrganizationsSettings(_Strict):
+    """The identity that lists accounts under OUs (SPEC "Organizations"); default credentials if unset."""
+
+    role_arn: str | None = Field(None, pattern=ROLE_ARN_PATTERN)
+    region: str | None = Field(None, pattern=REGION_PATTERN)
+
+
 class Settings(_Strict):
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     owner: str = Field(DEFAULT_OWNER, min_length=1, max_length=256, pattern=TAG_VALUE_PATTERN)
-    on_existing: Literal["fail", "adopt"] = "fail"
+    on_existing: OnExisting = "fail"
     retry: RetrySettings = RetrySettings()
     metrics: MetricsSettings = MetricsSettings()
     rate_limits: list[RateCeiling] = Field(default_factory=list)
     timeouts: Timeouts = Timeouts()  # per request, seconds; a timed-out request is retried
+    prune: PruneSettings = PruneSettings()
+    organizations: OrganizationsSettings | None = None
 
 
 class _EndpointBase(_Strict):
-    region: str | None = Field(None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
-    role_arn: str | None = Field(None, pattern=r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$")
+    region: str | None = Field(None, pattern=REGION_PATTERN)
+    # may hold ${ACCOUNT_ID} (a destination with `accounts`): checked with a placeholder account here,
+    # and in _expand against the destination's accounts
+    role_arn: str | None = None
     external_id: str | None = Field(None, min_length=2, max_length=1224)
     profile: str | None = None
+    service: Service | None = None  # default secretsmanager (SPEC "Parameter Store")
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(ROLE_ARN_PATTERN, v.replace(ACCOUNT_ID_REF, _PLACEHOLDERS["ACCOUNT_ID"])):
+            raise ValueError("a role ARN is arn:<partition>:iam::<12-digit account>:role/<name>")
+        return v
 
     @model_validator(mode="after")
     def _external_id_needs_role(self) -> Any:
@@ -115,8 +179,34 @@ class _EndpointBase(_Strict):
         return self
 
 
+class AccountsModel(_Strict):
+    """A destination written into every ACTIVE account under these OUs (SPEC "Organizations")."""
+
+    organizational_units: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("organizational_units")
+    @classmethod
+    def _ou_ids(cls, v: list[str]) -> list[str]:
+        for ou in v:
+            if not re.fullmatch(ORG_PARENT_PATTERN, ou):
+                raise ValueError(f"{ou!r} is not an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)")
+        return v
+
+    @field_validator("exclude")
+    @classmethod
+    def _account_ids(cls, v: list[str]) -> list[str]:
+        for account in v:
+            if not re.fullmatch(ACCOUNT_ID_PATTERN, account):
+                raise ValueError(f"{account!r} is not a 12-digit account id (quote it in YAML)")
+        return v
+
+
 class _DestExtras(_Strict):
     kms_key_id: str | None = None
+    # Parameter Store destinations only (an error on a secretsmanager destination, see _expand)
+    type: ParameterType | None = None
+    tier: ParameterTier | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("tags")
@@ -146,11 +236,13 @@ class DestinationDefaults(_EndpointBase, _DestExtras):
 
 
 class SourceEndpoint(_EndpointBase):
-    name: str = Field(min_length=1, max_length=2048)
+    name: str = Field(min_length=1, max_length=SSM_MAX_NAME_LENGTH)
 
 
 class DestinationEndpoint(_EndpointBase, _DestExtras):
-    name: str = Field(min_length=1, max_length=512)
+    # the per-service rules (512 for a secret, 2048 for a parameter) are checked after variables
+    name: str = Field(min_length=1, max_length=SSM_MAX_NAME_LENGTH)
+    accounts: AccountsModel | None = None
 
 
 def _name_only(v: Any) -> Any:
@@ -160,7 +252,10 @@ def _name_only(v: Any) -> Any:
 class TransformStepModel(_Strict):
     sed: list[str] | None = None
     sed_file: str | None = None
+    # "$.path": value, or "$.path": {find: ..., replace: ...} (SPEC "Transforms"); values are checked
+    # to be JSON in _check_json_value
     json_: dict[str, Any] | None = Field(None, alias="json")
+    json_file: str | None = None  # the original replicator's transformation file
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -171,9 +266,9 @@ class TransformStepModel(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TransformStepModel:
-        given = [k for k in ("sed", "sed_file", "json_") if getattr(self, k) is not None]
+        given = [k for k in ("sed", "sed_file", "json_", "json_file") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a transform step has exactly one of sed, sed_file, json")
+            raise ValueError("a transform step has exactly one of sed, sed_file, json, json_file")
         return self
 
 
@@ -183,7 +278,8 @@ class MappingModel(_Strict):
     destination: DestinationEndpoint | None = None
     destinations: list[DestinationEndpoint] | None = Field(None, min_length=1)
     transform: list[TransformStepModel] = Field(default_factory=list)
-    on_existing: Literal["fail", "adopt"] | None = None
+    on_existing: OnExisting | None = None
+    on_source_deleted: OnSourceDeleted = "keep"
     variables: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("source", "destination", mode="before")
@@ -220,25 +316,29 @@ class ManifestModel(_Strict):
 
 
 @dataclass(frozen=True, slots=True)
-class Identity:
-    """Whose credentials: the default chain, a named profile, or an assumed role."""
+class Identity(_AwsIdentity):
+    """The AWS layer's identity, plus what a manifest adds: a role per discovered account.
 
-    role_arn: str | None = None
-    external_id: str | None = None
-    profile: str | None = None
-
-    @property
-    def key(self) -> str:
-        if self.role_arn:
-            return f"role:{self.role_arn}"
-        return f"profile:{self.profile}" if self.profile else "default"
+    A destination with ``accounts`` has ``${ACCOUNT_ID}`` in its role_arn (and maybe its external_id);
+    the engine turns it into one concrete identity per account with :meth:`for_account`.
+    """
 
     @property
     def account_hint(self) -> str | None:
-        return self.role_arn.split(":")[4] if self.role_arn else None
+        """The account a role is in; None for default credentials, a profile or a ${ACCOUNT_ID} role."""
+        # not super(): a slots dataclass is a new class object, which zero-argument super() misses
+        return None if self.per_account else _AwsIdentity.account_hint.__get__(self)
 
-    def __str__(self) -> str:
-        return self.role_arn or (f"profile {self.profile}" if self.profile else "default credentials")
+    @property
+    def per_account(self) -> bool:
+        """The role_arn names ${ACCOUNT_ID}: one identity per discovered account (SPEC "Organizations")."""
+        return bool(self.role_arn and ACCOUNT_ID_REF in self.role_arn)
+
+    def for_account(self, account: str) -> Identity:
+        """This identity in ``account`` (``${ACCOUNT_ID}`` in the role and external id filled in)."""
+        role = self.role_arn.replace(ACCOUNT_ID_REF, account) if self.role_arn else None
+        ext = self.external_id.replace(ACCOUNT_ID_REF, account) if self.external_id else None
+        return Identity(role, ext, self.profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +347,7 @@ class SourceRef:
     region: str | None
     identity: Identity
     prefix: bool = False
+    service: Service = DEFAULT_SERVICE
 
     @property
     def is_arn(self) -> bool:
@@ -261,7 +362,21 @@ class DestinationSpec:
     kms_key_id: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     description: str | None = None
-    variables: tuple[tuple[str, str], ...] = ()  # manifest < mapping < destination, merged
+    # manifest < defaults.destination < mapping < destination, merged; each value resolved at load
+    # (custom variables expanded), still holding ${BUILTIN} references for run time
+    variables: tuple[tuple[str, str], ...] = ()
+    service: Service = DEFAULT_SERVICE
+    parameter_type: ParameterType | None = None  # ssm: the type to write (default SecureString); else None
+    tier: ParameterTier | None = None  # ssm only; None = leave it to Parameter Store (Standard)
+    accounts: AccountsSelector | None = None  # one destination per ACTIVE account under these OUs
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsSelector:
+    """Every ACTIVE account under ``organizational_units`` (recursively) except ``exclude``."""
+
+    organizational_units: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +386,8 @@ class MappingSpec:
     source: SourceRef
     destinations: tuple[DestinationSpec, ...]
     steps: tuple[StepSpec, ...]
-    on_existing: str
+    on_existing: OnExisting
+    on_source_deleted: OnSourceDeleted = "keep"
 
 
 @dataclass(frozen=True)
@@ -288,177 +404,344 @@ class Manifest:
 
 
 def load_manifest(location: str, *, stdin: Any = None) -> Manifest:
-    """Read a manifest from a path, ``s3://bucket/key`` or ``-`` (stdin) and validate it."""
-    if location == "-":
-        text = (stdin or sys.stdin).read()
-        return parse_manifest(text, origin="<stdin>", base_dir=Path.cwd())
-    if location.startswith("s3://"):
-        return parse_manifest(_read_s3(location), origin=location, base_dir=None)
-    path = Path(location)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([f"{location}: cannot read the manifest: {exc.__class__.__name__}: {exc}"]) from None
-    return parse_manifest(text, origin=str(path), base_dir=path.parent)
+    """Read a manifest from a path, ``s3://bucket/key`` or ``-`` (stdin) and validate it.
+
+    Reading is bounded and rule files are confined to the manifest's directory or S3 prefix
+    (``_manifest_files``); YAML loading is bounded and keeps lines (``_manifest_yaml``).
+    """
+    text, origin, base = read_manifest(location, stdin=stdin)
+    return parse_manifest(text, origin=origin, base_dir=base)
 
 
-def _read_s3(uri: str) -> str:
-    import boto3  # lazy: only S3-hosted manifests need it
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket or not key:
-        raise ManifestError([f"{uri}: an S3 manifest location is s3://bucket/key"])
-    try:
-        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        return str(body.decode("utf-8"))
-    except (ClientError, BotoCoreError, UnicodeDecodeError) as exc:
-        raise ManifestError([f"{uri}: cannot read the manifest: {exc}"]) from None
+def parse_manifest(text: str, *, origin: str, base_dir: Path | RuleBase | None) -> Manifest:
+    """Validate manifest ``text``; rule files are read relative to ``base_dir`` (None: no rule files)."""
+    data, marks = load_yaml(text, origin=origin)
+    return manifest_from_object(data, origin=origin, base_dir=base_dir, marks=marks)
 
 
-def parse_manifest(text: str, *, origin: str, base_dir: Path | None) -> Manifest:
-    try:
-        # the C loader when PyYAML was built with it: 10x faster on manifests of thousands of mappings
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError([f"{origin}{where}: not valid YAML: {problem}"]) from None
-    return manifest_from_object(data, origin=origin, base_dir=base_dir)
-
-
-def manifest_from_object(data: Any, *, origin: str, base_dir: Path | None) -> Manifest:
+def manifest_from_object(data: Any, *, origin: str, base_dir: Path | RuleBase | None,
+                         marks: Marks = NO_MARKS) -> Manifest:
+    """Validate a loaded manifest. ``marks`` (from ``load_yaml``) puts YAML lines in the messages;
+    a manifest given as a Python object (the Lambda event) has none."""
     if not isinstance(data, dict):
-        raise ManifestError([f"{origin}: the manifest must be a mapping with version, mappings, ..."])
+        line = marks.line(())
+        raise ManifestError([f"{origin}{f':{line}' if line else ''}: the manifest must be a mapping "
+                             "with version, mappings, ..."])
     try:
         model = ManifestModel.model_validate(data)
     except ValidationError as exc:
-        raise ManifestError(_describe_errors(origin, data, exc)) from None
+        raise ManifestError(_describe_errors(origin, data, exc, marks)) from None
     problems: list[str] = []
-    mappings = _expand(model, origin, base_dir, problems)
-    _check_collisions(mappings, origin, problems)
+    mappings = _expand(model, origin, rule_base(base_dir), problems, marks)
+    _check_collisions(mappings, origin, problems, marks)
     if problems:
         raise ManifestError(problems)
     return Manifest(origin=origin, settings=model.settings, mappings=tuple(mappings))
 
 
-def _mapping_label(data: Any, index: int) -> str:
+def _mapping_label(data: Any, index: int) -> str | None:
     try:
         m = data["mappings"][index]
         label = m.get("id") or (m["source"] if isinstance(m["source"], str) else m["source"].get("name"))
-        return f"mapping '{label}' (mappings[{index}])"
+        return str(label) if label else None
     except (KeyError, IndexError, TypeError, AttributeError):
-        return f"mappings[{index}]"
+        return None
 
 
-def _describe_errors(origin: str, data: Any, exc: ValidationError) -> list[str]:
+def _describe_errors(origin: str, data: Any, exc: ValidationError, marks: Marks = NO_MARKS) -> list[str]:
+    """One ``{file}:{line}: mapping 'ID' (mappings[i]): field 'a.b': message`` per pydantic error."""
     out = []
     for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
-        where = origin
-        if len(loc) >= 2 and loc[0] == "mappings" and isinstance(loc[1], int):
-            where += f": {_mapping_label(data, loc[1])}"
-            loc = loc[2:]
-        field_path = ""
-        for part in loc:
-            field_path += f"[{part}]" if isinstance(part, int) else (f".{part}" if field_path else str(part))
+        loc = tuple(p if isinstance(p, int) else str(p) for p in err["loc"])
+        label = _mapping_label(data, loc[1]) if len(loc) >= 2 and loc[0] == "mappings" and \
+            isinstance(loc[1], int) else None
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        out.append(f"{where}: field '{field_path or '(top level)'}': {msg}")
+        out.append(f"{locate(origin, marks, loc, label=label)}: {msg}")
     return out
 
 
-def _expand(model: ManifestModel, origin: str, base_dir: Path | None, problems: list[str]) -> list[MappingSpec]:
+_Problem = Callable[..., None]  # problem(field, message): one load error for the current mapping
+_KIND = {"secretsmanager": "secret", "ssm": "parameter"}
+
+
+def _expand(model: ManifestModel, origin: str, base_dir: RuleBase | None, problems: list[str],
+            marks: Marks = NO_MARKS) -> list[MappingSpec]:
     out: list[MappingSpec] = []
     seen_ids: dict[str, int] = {}
+    scopes = _VariableScopes(model, origin, problems, marks)
     for index, m in enumerate(model.mappings):
-        where = f"{origin}: mapping '{m.id or m.source.name}' (mappings[{index}])"
 
-        def problem(field_name: str, msg: str, where: str = where) -> None:
-            problems.append(f"{where}: field '{field_name}': {msg}")
+        def problem(field_name: str, msg: str, index: int = index, label: str = m.id or m.source.name) -> None:
+            path = ("mappings", index, *parse_field(field_name))  # the YAML line of the field, when known
+            problems.append(f"{locate(origin, marks, path, label=label)}: {msg}")
 
         mapping_id = m.id or m.source.name
         if mapping_id in seen_ids:
             problem("id", f"duplicate id '{mapping_id}' (also mappings[{seen_ids[mapping_id]}]); give each an id")
         seen_ids.setdefault(mapping_id, index)
+        for name in m.variables:
+            if name in _variables.BUILTINS:
+                problem("variables", f"{name} is a built-in variable and cannot be redefined")
 
-        src_d = model.defaults.source
-        source = SourceRef(
-            name=m.source.name.removesuffix("*"),
-            region=m.source.region or src_d.region,
-            identity=_identity(m.source, src_d),
-            prefix=m.source.name.endswith("*"),
-        )
-        if source.is_arn:
-            parts = m.source.name.split(":")
-            if "*" in m.source.name or len(parts) < 7 or parts[2] != "secretsmanager":
-                problem("source.name", "an ARN source must be a full Secrets Manager secret ARN, without '*'")
-            elif source.region and source.region != parts[3]:
-                problem("source.region", f"{source.region} differs from the ARN's region {parts[3]}")
-            else:
-                source = SourceRef(source.name, parts[3], source.identity)
-        if "*" in source.name:
-            problem("source.name", "'*' may only be the last character")
-        elif not source.is_arn and not _SECRET_NAME.fullmatch(source.name + ("x" if source.prefix else "")):
-            problem("source.name", "a secret name has 1-512 letters, digits and /_+=.@- only")
-
+        source = _source(m, model.defaults.source, problem)
+        steps = _steps(m, base_dir, problem)
+        step_refs = _step_references(steps)
         dests_in = m.destinations if m.destinations is not None else [m.destination]
         dests: list[DestinationSpec] = []
+        resolved: list[bool] = []  # per destination: its variables resolved (else already reported)
         for d_index, d in enumerate(dests_in):
             assert d is not None
             fname = f"destinations[{d_index}]" if m.destinations is not None else "destination"
-            dd = model.defaults.destination
-            variables = {**model.variables, **dd.variables, **m.variables, **d.variables}
-            for name in variables:
-                if name in _variables.BUILTINS:
-                    problem(f"{fname}.variables", f"{name} is a built-in variable and cannot be redefined")
-            dest = DestinationSpec(
-                name=d.name,
-                region=d.region or dd.region,
-                identity=_identity(d, dd),
-                kms_key_id=d.kms_key_id or dd.kms_key_id,
-                tags=tuple(sorted({**dd.tags, **d.tags}.items())),
-                description=d.description if d.description is not None else dd.description,
-                variables=tuple(sorted(variables.items())),
-            )
-            if d.name.startswith(ARN_PREFIX):
-                problem(f"{fname}.name", "a destination is a secret name, not an ARN")
-            star = d.name.find("*")
-            if star >= 0 and star != len(d.name) - 1:
-                problem(f"{fname}.name", "'*' may only be the last character")
-            if (star >= 0) != source.prefix:
-                side = "destination" if star >= 0 else "source"
-                problem(f"{fname}.name", f"'*' appears on one side only (the {side}); use it on both or neither")
-            name_vars = {**dict(dest.variables), **{k: _PLACEHOLDERS[k] for k in _NAME_BUILTINS}}
-            try:
-                expanded = _variables.expand(d.name, name_vars).removesuffix("*")
-                if "*" not in expanded and not _SECRET_NAME.fullmatch(expanded or "x"):
-                    problem(f"{fname}.name", f"{expanded!r} is not a secret name: 1-512 letters, digits and "
-                                             "/_+=.@- only (after variables)")
-            except _variables.UndefinedVariable as exc:
-                problem(f"{fname}.name", str(exc))
-            dests.append(dest)
+            used = step_refs | set(_variables.references(d.name))
+            variables = scopes.resolve(m, d, fname, used, problem)
+            dests.append(_destination(d, fname, model.defaults.destination, source, variables, problem,
+                                      functools.partial(scopes.defined, m, d)))
+            resolved.append(variables is not None)
 
-        steps = _steps(m, base_dir, problem)
-        for dest in dests:
+        for dest, d, ok in zip(dests, dests_in, resolved, strict=True):
+            if not ok or d is None:
+                continue
             values = {**dict(dest.variables), **_PLACEHOLDERS}
             try:
                 build_transform(steps, lambda t, values=values: _variables.expand(t, values))
-            except _variables.UndefinedVariable as exc:
-                problem("transform", str(exc))
+            except _variables.UndefinedVariable as exc:  # name every variable the user could have meant
+                problem("transform", str(exc.with_defined([*scopes.defined(m, d), *_PLACEHOLDERS])))
                 break
-            except (SedSyntaxError, JsonPathSyntaxError) as exc:
+            except ValueError as exc:  # too-long variables, bad regex or JSONPath
                 problem("transform", str(exc))
                 break
         out.append(
             MappingSpec(
                 id=mapping_id, index=index, source=source, destinations=tuple(dests), steps=steps,
-                on_existing=m.on_existing or model.settings.on_existing,
+                on_existing=m.on_existing or model.settings.on_existing, on_source_deleted=m.on_source_deleted,
             )
         )
     return out
+
+
+class _Layered(dict[str, str]):
+    """``own`` over a read-only ``base``: a ChainMap of two, at dict speed for the common lookups."""
+
+    def __init__(self, own: dict[str, str], base: dict[str, str]) -> None:
+        super().__init__(own)
+        self.base = base
+
+    def __missing__(self, key: str) -> str:
+        return self.base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.base
+
+
+def _step_references(steps: tuple[StepSpec, ...]) -> set[str]:
+    """The variable names the steps' texts reference (rules, file texts, json values)."""
+    names: set[str] = set()
+    for step in steps:
+        for text in step.rules:
+            names.update(_variables.references(text))
+        for _, value in step.assignments:
+            names.update(_variables.references(value if isinstance(value, str) else str(value)))
+    return names
+
+
+class _VariableScopes:
+    """Each destination's variables (manifest < defaults.destination < mapping < destination), resolved.
+
+    Resolution is over the merged scope, so a mapping that overrides ``ENV`` also changes a manifest
+    variable ``HOST: db.${ENV}.internal`` for its destinations. A destination carries the variables its
+    name and its mapping's steps use (resolved values hold no custom reference, so no more is needed).
+
+    Cost: a manifest variable that no override can reach ("untainted") is resolved once for all;
+    only the tainted ones a destination uses are resolved again in its scope, and destinations with
+    the same overrides and uses share one resolution. A shared budget bounds the rest.
+    """
+
+    MAX_TOP_LEVEL_MESSAGES = 20  # a broken variable used by many others: enough to find it
+
+    def __init__(self, model: ManifestModel, origin: str, problems: list[str], marks: Marks = NO_MARKS) -> None:
+        self._origin = origin
+        self._problems = problems
+        self._marks = marks
+        merged = {**model.variables, **model.defaults.destination.variables}
+        self._base = {k: v for k, v in merged.items() if k not in _variables.BUILTINS}
+        for where, level in (("variables", model.variables),
+                             ("defaults.destination.variables", model.defaults.destination.variables)):
+            for name in level:
+                if name in _variables.BUILTINS:
+                    where_ = locate(origin, marks, (*parse_field(where), name))
+                    problems.append(f"{where_}: {name} is a built-in variable and cannot be redefined")
+        overridden = {k for m in model.mappings for k in m.variables}
+        for m in model.mappings:
+            for d in [*(m.destinations or ()), *([m.destination] if m.destination else ())]:
+                overridden.update(d.variables)
+        self._tainted = _variables.tainted(self._base, overridden)
+        self._budget = _variables.Budget()
+        self._resolved: dict[str, str] = {}  # untainted manifest variables: the same in every scope
+        self._reported: set[str] = set()
+        self._cache: dict[Any, tuple[tuple[str, str], ...] | _variables.VariableError] = {}
+        for name in self._base:
+            if name in self._tainted or name in self._resolved:
+                continue
+            try:
+                _variables.resolve(self._base, roots=(name,), done=self._resolved, budget=self._budget)
+            except _variables.VariableError as exc:
+                self._top_level(str(exc))
+
+    def _top_level(self, message: str) -> None:
+        if message in self._reported:
+            return
+        self._reported.add(message)
+        if len(self._reported) <= self.MAX_TOP_LEVEL_MESSAGES:
+            self._problems.append(f"{locate(self._origin, self._marks, ('variables',))}: {message}")
+
+    def defined(self, m: MappingModel, d: DestinationEndpoint) -> list[str]:
+        """The custom variables in a destination's scope (for "undefined variable" messages)."""
+        return [*self._base, *m.variables, *d.variables]
+
+    def resolve(self, m: MappingModel, d: DestinationEndpoint, fname: str, used: set[str],
+                problem: _Problem) -> tuple[tuple[str, str], ...] | None:
+        """The used variables, resolved; None when they cannot be (the reason is reported)."""
+        for name in d.variables:
+            if name in _variables.BUILTINS:
+                problem(f"{fname}.variables", f"{name} is a built-in variable and cannot be redefined")
+        key = (tuple(m.variables.items()), tuple(d.variables.items()), frozenset(used))
+        hit = self._cache.get(key)
+        if hit is None:
+            overrides = {k: v for k, v in {**m.variables, **d.variables}.items() if k not in _variables.BUILTINS}
+            scope = _Layered(overrides, self._base)
+            done = _Layered({}, self._resolved)
+            # every override is checked, used or not; the used manifest variables with it
+            roots = [r for r in (*overrides, *sorted(used)) if r in scope]
+            try:
+                _variables.resolve(scope, roots=roots, done=done, budget=self._budget)
+                hit = tuple(sorted((k, done[k]) for k in used if k in done))
+            except _variables.VariableError as exc:
+                hit = exc
+            self._cache[key] = hit
+        if isinstance(hit, _variables.VariableError):
+            if str(hit) not in self._reported:  # not the top-level error again, nor the budget twice
+                problem(f"{fname}.variables" if d.variables else "variables", str(hit))
+                if isinstance(hit, _variables.VariableBudgetExceeded):
+                    self._reported.add(str(hit))
+            return None
+        return hit
+
+
+def _source(m: MappingModel, src_d: SourceDefaults, problem: _Problem) -> SourceRef:
+    service: Service = m.source.service or src_d.service or DEFAULT_SERVICE
+    identity = _identity(m.source, src_d)
+    if identity.per_account:
+        problem("source.role_arn", f"{ACCOUNT_ID_REF} is only known for a destination with accounts")
+    name = m.source.name
+    prefix = name.endswith("*")
+    region = m.source.region or src_d.region
+    if name.startswith(ARN_PREFIX):
+        parts = name.split(":")
+        if service != "secretsmanager":
+            problem("source.name", "a Parameter Store source is given by its name, not an ARN")
+        elif "*" in name or len(parts) < 7 or parts[2] != "secretsmanager":
+            problem("source.name", "an ARN source must be a full Secrets Manager secret ARN, without '*'")
+        elif m.source.region and m.source.region != parts[3]:
+            problem("source.region", f"{m.source.region} differs from the ARN's region {parts[3]}")
+        else:
+            region = parts[3]  # the ARN's region wins over defaults.source.region
+        return SourceRef(name, region, identity, False, service)
+    stem = name.removesuffix("*")
+    if "*" in stem:
+        problem("source.name", "'*' may only be the last character")
+    else:
+        why = _name_problem(service, stem, prefix, destination=False)
+        if why:
+            problem("source.name", f"a {_KIND[service]} name {why}")
+    return SourceRef(stem, region, identity, prefix, service)
+
+
+def _name_problem(service: Service, name: str, prefix: bool, *, destination: bool) -> str | None:
+    """The rule ``name`` (a prefix's stem when ``prefix``) breaks, as "has ..." / "may ...", or None."""
+    if service == "secretsmanager":
+        if not _SECRET_NAME.fullmatch(name + ("x" if prefix else "")):
+            return "has 1-512 letters, digits and /_+=.@- only"
+        return None
+    if not _SSM_NAME.fullmatch(name + ("x" if prefix else "")):
+        return f"has 1-{SSM_MAX_NAME_LENGTH} letters, digits and ._-/ only"
+    if name.strip("/").count("/") + 1 > SSM_MAX_DEPTH:
+        return f"has at most {SSM_MAX_DEPTH} levels of hierarchy"
+    # Reading a public parameter (/aws/service/...) is fine; creating one under aws or ssm is not.
+    if destination and _SSM_RESERVED.match(name):
+        return "may not start with 'aws' or 'ssm' (in any case)"
+    return None
+
+
+def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, source: SourceRef,
+                 variables: tuple[tuple[str, str], ...] | None, problem: _Problem,
+                 defined: Callable[[], list[str]]) -> DestinationSpec:
+    """The run-ready destination; ``variables`` None: they could not be resolved (already reported)."""
+    service: Service = d.service or dd.service or DEFAULT_SERVICE
+    identity = _identity(d, dd)
+    accounts = AccountsSelector(tuple(d.accounts.organizational_units), tuple(d.accounts.exclude)) \
+        if d.accounts else None
+    if identity.per_account and accounts is None:
+        problem(f"{fname}.role_arn", f"{ACCOUNT_ID_REF} is only known for a destination with accounts")
+    if accounts is not None and not identity.per_account:
+        problem(f"{fname}.accounts", f"needs a role_arn naming {ACCOUNT_ID_REF} (the role to assume in each account)")
+    ptype, tier, kms = _store_options(service, d, dd, fname, problem)
+    description = d.description if d.description is not None else dd.description
+    if service == "ssm" and description is not None and len(description) > SSM_MAX_DESCRIPTION:
+        problem(f"{fname}.description", f"a parameter's description has at most {SSM_MAX_DESCRIPTION} characters")
+    dest = DestinationSpec(
+        name=d.name, region=d.region or dd.region, identity=identity, kms_key_id=kms,
+        tags=tuple(sorted({**dd.tags, **d.tags}.items())), description=description, variables=variables or (),
+        service=service, parameter_type=ptype, tier=tier, accounts=accounts,
+    )
+    if d.name.startswith(ARN_PREFIX):
+        problem(f"{fname}.name", "a destination is a name, not an ARN")
+    star = d.name.find("*")
+    if star >= 0 and star != len(d.name) - 1:
+        problem(f"{fname}.name", "'*' may only be the last character")
+    if (star >= 0) != source.prefix:
+        side = "destination" if star >= 0 else "source"
+        problem(f"{fname}.name", f"'*' appears on one side only (the {side}); use it on both or neither")
+    if variables is None:
+        return dest
+    name_vars = {**dict(variables), **{k: _PLACEHOLDERS[k] for k in _NAME_BUILTINS}}
+    try:
+        expanded = _variables.expand(d.name, name_vars)
+    except _variables.UndefinedVariable as exc:
+        problem(f"{fname}.name", str(exc.with_defined([*defined(), *_NAME_BUILTINS])))
+        return dest
+    except _variables.VariableError as exc:
+        problem(f"{fname}.name", str(exc))
+        return dest
+    stem = expanded.removesuffix("*")
+    if "*" not in stem:
+        why = _name_problem(service, stem, expanded.endswith("*"), destination=True)
+        if why:
+            kind = _KIND[service]
+            problem(f"{fname}.name", f"{stem!r} is not a {kind} name: a {kind} name {why} (after variables)")
+    return dest
+
+
+def _store_options(service: Service, d: DestinationEndpoint, dd: DestinationDefaults, fname: str,
+                   problem: _Problem) -> tuple[ParameterType | None, ParameterTier | None, str | None]:
+    """(parameter type, tier, KMS key) of a destination; type and tier are Parameter Store's only.
+
+    ``type``/``tier`` in ``defaults.destination`` apply to the ssm destinations and are ignored by
+    the others (a manifest may mix both); on a secretsmanager destination itself they are an error.
+    """
+    kms = d.kms_key_id or dd.kms_key_id
+    if service == "secretsmanager":
+        for key in ("type", "tier"):
+            if getattr(d, key) is not None:
+                problem(f"{fname}.{key}", "only a Parameter Store destination (service: ssm) has a type and a tier")
+        return None, None, kms
+    ptype = d.type or dd.type or DEFAULT_PARAMETER_TYPE
+    if ptype != "SecureString":
+        if d.kms_key_id:
+            problem(f"{fname}.kms_key_id", f"only a SecureString parameter is encrypted with a KMS key ({ptype})")
+        kms = None  # a default key applies to the SecureString destinations only
+    return ptype, d.tier or dd.tier, kms
 
 
 def _identity(ep: _EndpointBase, defaults: _EndpointBase) -> Identity:
@@ -467,7 +750,7 @@ def _identity(ep: _EndpointBase, defaults: _EndpointBase) -> Identity:
     return Identity(defaults.role_arn, defaults.external_id, defaults.profile)
 
 
-def _steps(m: MappingModel, base_dir: Path | None, problem: Any) -> tuple[StepSpec, ...]:
+def _steps(m: MappingModel, base_dir: RuleBase | None, problem: Any) -> tuple[StepSpec, ...]:
     steps: list[StepSpec] = []
     for i, s in enumerate(m.transform):
         if s.sed is not None:
@@ -475,93 +758,202 @@ def _steps(m: MappingModel, base_dir: Path | None, problem: Any) -> tuple[StepSp
                 problem(f"transform[{i}].sed", "no rules")
             steps.append(StepSpec("sed", f"transform[{i}] (sed)", rules=tuple(s.sed)))
         elif s.sed_file is not None:
-            if base_dir is None and not os.path.isabs(s.sed_file):
-                problem(f"transform[{i}].sed_file", "a relative sed_file needs a manifest on disk")
-                continue
-            path = Path(s.sed_file) if os.path.isabs(s.sed_file) else (base_dir or Path.cwd()) / s.sed_file
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                problem(f"transform[{i}].sed_file", f"cannot read {path}: {exc.__class__.__name__}")
+            try:  # confined to the manifest's directory / S3 prefix, bounded, never quoted
+                text = read_rule_file(s.sed_file, base=base_dir)
+            except RuleFileError as exc:
+                problem(f"transform[{i}].sed_file", f"cannot use {s.sed_file!r}: {exc}")
                 continue
             steps.append(StepSpec("sed_file", f"transform[{i}] (sed_file {s.sed_file})", rules=(text,)))
-        else:
-            assert s.json_ is not None
+        elif s.json_ is not None:
             if not s.json_:
                 problem(f"transform[{i}].json", "no paths")
-            steps.append(StepSpec("json", f"transform[{i}] (json)", assignments=tuple(s.json_.items())))
+            bad = [(key, found) for key, value in s.json_.items() if (found := _json_value_problem(value))]
+            for key, (inside, why) in bad:
+                problem(f"transform[{i}].json[{key}]{inside}", why)
+            if not bad:  # a step with a non-JSON value is never built (it would raise TypeError)
+                steps.append(StepSpec("json", f"transform[{i}] (json)", assignments=tuple(s.json_.items())))
+        elif s.json_file is not None:
+            label = f"transform[{i}] (json_file {s.json_file})"
+            try:  # read as sed_file is; the content is the original replicator's transformation file
+                assignments = parse_seed_transformations(read_rule_file(s.json_file, base=base_dir), label)
+            except RuleFileError as exc:
+                problem(f"transform[{i}].json_file", f"cannot use {s.json_file!r}: {exc}")
+                continue
+            except ValueError as exc:  # not a transformation file: the message starts with the label
+                problem(f"transform[{i}].json_file", str(exc))
+                continue
+            steps.append(StepSpec("json_file", label, assignments=assignments))
     return tuple(steps)
+
+
+def _json_value_problem(value: Any) -> tuple[str, str] | None:
+    """(where inside ``value``, why) when ``value`` is not JSON (SPEC "Transforms"), else None.
+
+    YAML gives dates, timestamps, bytes (!!binary), sets (!!set), NaN and infinity, none of which is
+    JSON. Iterative, and the size is counted as if every YAML alias were written out (a container
+    met twice counts twice, but is walked once), so an alias bomb is refused in linear time.
+    """
+    sizes: dict[int, int] = {}  # id(container) -> nodes in it, aliases expanded
+    stack: list[tuple[Any, str, int, bool]] = [(value, "", 0, False)]  # (node, where, depth, children done)
+    while stack:
+        node, where, depth, children_done = stack.pop()
+        if isinstance(node, (dict, list)):
+            if children_done:
+                items = node.values() if isinstance(node, dict) else node
+                sizes[id(node)] = 1 + sum(sizes.get(id(c), 0) or _scalar_size(c) for c in items)
+                if sizes[id(node)] > MAX_JSON_VALUE_SIZE:
+                    return where, (f"over {MAX_JSON_VALUE_SIZE} values and characters "
+                                   "(YAML aliases counted as written out)")
+                continue
+            if id(node) in sizes:
+                continue
+            if depth >= MAX_JSON_VALUE_DEPTH:
+                return where, f"nested deeper than {MAX_JSON_VALUE_DEPTH} levels"
+            stack.append((node, where, depth, True))
+            sizes[id(node)] = 0  # walked once; a cycle (impossible from YAML) cannot loop
+            children = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in children:
+                if isinstance(node, dict) and not isinstance(key, str):
+                    return f"{where}", f"a JSON object's keys are strings; {key!r} is not"
+                stack.append((child, f"{where}.{key}" if isinstance(node, dict) else f"{where}[{key}]",
+                               depth + 1, False))
+            continue
+        why = _not_json_scalar(node)
+        if why:
+            return where, why
+    return None
+
+
+def _scalar_size(node: Any) -> int:
+    return 1 + len(node) if isinstance(node, str) else 1
+
+
+def _not_json_scalar(node: Any) -> str | None:
+    if node is None or isinstance(node, (str, bool, int)):
+        return None
+    if isinstance(node, float):
+        return None if math.isfinite(node) else f"{node!r} is not a JSON number (NaN and infinity are not JSON)"
+    if isinstance(node, (datetime.date, datetime.datetime)):
+        return f"a YAML date/timestamp ({node.isoformat()}) is not JSON; quote it to make it a string"
+    if isinstance(node, (bytes, bytearray)):
+        return "a YAML !!binary value is not JSON"
+    if isinstance(node, (set, frozenset)):
+        return "a YAML !!set is not JSON; use a list"
+    return f"a {type(node).__name__} is not JSON"
 
 
 # --- collisions ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# At load a region or an account may be known only up to equality: the default region when the
+# environment does not name it, the account of the default credentials or of a profile. Such a value
+# is a symbol in braces (never part of a name). Two equal symbols are provably the same at run time;
+# two different ones may or may not be, and that is left to the run (the engine fails such items).
+_UNKNOWN_DEFAULT_REGION = "{the default region}"
+_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # the 6 characters AWS adds to a secret's ARN
+
+
+def _default_region() -> str | None:
+    """The region boto3 will use for an endpoint without one, when the environment says so.
+
+    boto3 reads AWS_DEFAULT_REGION (AWS_REGION alone is not read by it, and a config file's region
+    is not read here), so without it the default region is unknown at load.
+    """
+    return os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def _account_symbol(identity: Identity, accounts: AccountsSelector | None = None) -> str:
+    if accounts is not None:  # the same selector fans out to the same accounts
+        return "{the accounts under " + ",".join(sorted(set(accounts.organizational_units))) + \
+            (" except " + ",".join(sorted(set(accounts.exclude))) if accounts.exclude else "") + "}"
+    if identity.account_hint:
+        return identity.account_hint
+    return "{" + (f"the account of profile {identity.profile}" if identity.profile else "the default account") + "}"
+
+
+def _shown(value: str) -> str:
+    return value[1:-1] if value.startswith("{") else value
+
+
+@dataclass(frozen=True, slots=True)
 class _Place:
-    name: str  # exact name, or prefix when ``prefix``
+    """Where one endpoint of a mapping is: a name (a prefix's stem when ``prefix``) in a scope."""
+
+    scope: tuple[str, str, str]  # (service, region, account): values or symbols
+    name: str
     prefix: bool
-    region: str
-    account: str
+    mapping: MappingSpec
+    field: str  # "source", "destination" or "destinations[i]"
+
+    def describe(self) -> str:
+        service, region, account = self.scope
+        what = "parameter" if service == "ssm" else "secret"
+        return f"{what} {self.name}{'*' if self.prefix else ''} in {_shown(region)}, {_shown(account)}"
 
 
-def _account_of(identity: Identity) -> str:
-    return identity.account_hint or identity.key
+def _places(m: MappingSpec, default_region: str | None) -> list[_Place]:
+    """The source and each destination of ``m``, names expanded with what is known of the built-ins."""
+    s = m.source
+    src_region = s.region or default_region or _UNKNOWN_DEFAULT_REGION
+    if s.is_arn:
+        src_account = s.name.split(":")[4]
+        src_name = _ARN_SUFFIX.sub("", s.name.split(":secret:", 1)[-1])
+    else:
+        src_account, src_name = _account_symbol(s.identity), s.name
+    out = [_Place((s.service, src_region, src_account), src_name, s.prefix, m, "source")]
+    for i, d in enumerate(m.destinations):
+        region = d.region or default_region or _UNKNOWN_DEFAULT_REGION
+        account = _account_symbol(d.identity, d.accounts)
+        values = {**dict(d.variables), "REGION": region, "SOURCE_REGION": src_region,
+                  "ACCOUNT_ID": account, "SOURCE_ACCOUNT_ID": src_account}
+        try:
+            name = _variables.expand(d.name, values)
+        except _variables.VariableError:
+            continue  # reported with the destination's name
+        fname = f"destinations[{i}]" if len(m.destinations) > 1 else "destination"
+        out.append(_Place((d.service, region, account), name.removesuffix("*"), name.endswith("*"), m, fname))
+    return out
 
 
-def _check_collisions(mappings: list[MappingSpec], origin: str, problems: list[str]) -> None:
-    sources: list[tuple[MappingSpec, _Place]] = []
-    dests: list[tuple[MappingSpec, str, _Place]] = []
+def _check_collisions(mappings: list[MappingSpec], origin: str, problems: list[str],
+                      marks: Marks = NO_MARKS) -> None:
+    """SPEC: no two destinations are one, no destination is a source, no mapping writes onto itself.
+
+    Places are grouped by scope and sorted by name: everything a prefix covers then sits right after
+    it, so overlaps are found with a bisect instead of comparing every pair (5,000 mappings: ~0.1 s).
+    """
+    default_region = _default_region()
+    groups: dict[tuple[str, str, str], list[_Place]] = defaultdict(list)
     for m in mappings:
-        s = m.source
-        src_name = s.name.split(":secret:", 1)[1] if s.is_arn else s.name
-        src_account = s.name.split(":")[4] if s.is_arn else _account_of(s.identity)
-        sources.append((m, _Place(src_name, s.prefix, s.region or "(default)", src_account)))
-        for i, d in enumerate(m.destinations):
-            fname = f"destinations[{i}]" if len(m.destinations) > 1 else "destination"
-            values = {**dict(d.variables), **_PLACEHOLDERS, "REGION": d.region or "(default)"}
-            try:
-                name = _variables.expand(d.name, values)
-            except _variables.UndefinedVariable:
-                continue
-            dests.append((m, fname, _Place(name.removesuffix("*"), name.endswith("*"),
-                                           d.region or "(default)", _account_of(d.identity))))
-    # Group by (region, account) and sort by name: everything a prefix covers then sits right
-    # after it, so overlaps are found with a bisect instead of comparing every pair.
-    groups: dict[tuple[str, str], list[tuple[str, bool, int, Any]]] = defaultdict(list)
-    for m, place in sources:
-        groups[(place.region, place.account)].append((place.name, place.prefix, 0, (m, "source")))
-    for m, fname, place in dests:
-        groups[(place.region, place.account)].append((place.name, place.prefix, 1, (m, fname)))
-    reported: set[tuple[int, str, int, str]] = set()
-    for (region, _), entries in groups.items():
-        entries.sort(key=lambda e: (e[0], e[2]))
-        names = [e[0] for e in entries]
-        for i, (name, prefix, kind, (m, fname)) in enumerate(entries):
-            if prefix:
-                hi = bisect.bisect_left(names, name + "\U0010ffff", lo=i)
-                others = [j for j in range(bisect.bisect_left(names, name), hi) if j != i]
-            else:
-                others = [j for j in range(bisect.bisect_left(names, name), bisect.bisect_right(names, name))
-                          if j != i]
-            for j in others:
-                o_name, o_prefix, o_kind, (m2, fname2) = entries[j]
-                if kind == 0 and o_kind == 0:
+        for place in _places(m, default_region):
+            groups[place.scope].append(place)
+    reported: set[tuple[int, int]] = set()
+    for places in groups.values():
+        places.sort(key=lambda p: p.name)
+        names = [p.name for p in places]
+        for i, p in enumerate(places):
+            lo = bisect.bisect_left(names, p.name)
+            hi = bisect.bisect_left(names, p.name + "\U0010ffff") if p.prefix else bisect.bisect_right(names, p.name)
+            for j in range(lo, hi):
+                q = places[j]
+                if j == i or (p.field == "source" and q.field == "source"):
                     continue  # two mappings may read the same source
-                a, b = ((m, fname, name, prefix), (m2, fname2, o_name, o_prefix)) if kind == 1 else \
-                    ((m2, fname2, o_name, o_prefix), (m, fname, name, prefix))
-                key = (a[0].index, a[1], b[0].index, b[1])
-                if key in reported or (o_kind == 1 and kind == 1 and (b[0].index, b[1], a[0].index, a[1]) in reported):
-                    continue
-                reported.add(key)
-                where = f"{origin}: mapping '{a[0].id}' (mappings[{a[0].index}]): field '{a[1]}.name'"
-                if b[1] == "source":
-                    if b[0] is a[0]:
-                        problems.append(f"{where}: the mapping writes onto its own source")
-                    else:
-                        problems.append(f"{where}: the destination is also the source of mapping '{b[0].id}'")
-                else:
-                    first, second = sorted((a, b), key=lambda x: (x[0].index, x[1]))
-                    where = (f"{origin}: mapping '{second[0].id}' (mappings[{second[0].index}]): "
-                             f"field '{second[1]}.name'")
-                    problems.append(f"{where}: writes the same destination as mapping '{first[0].id}' ({first[1]}): "
-                                    f"{first[2]}{'*' if first[3] else ''} in {region}")
+                pair = (min(i, j), max(i, j))
+                if pair not in reported:
+                    reported.add(pair)
+                    problems.append(_collision(origin, marks, p, q))
+
+
+def _collision(origin: str, marks: Marks, p: _Place, q: _Place) -> str:
+    def where(place: _Place) -> str:
+        path = ("mappings", place.mapping.index, *parse_field(place.field), "name")
+        return locate(origin, marks, path, label=place.mapping.id)
+
+    if "source" in (p.field, q.field):
+        src, dest = (p, q) if p.field == "source" else (q, p)
+        if src.mapping is dest.mapping:
+            return f"{where(dest)}: the mapping writes onto its own source ({src.describe()})"
+        return f"{where(dest)}: the destination is also the source of mapping '{src.mapping.id}' ({src.describe()})"
+    first, second = sorted((p, q), key=lambda x: (x.mapping.index, x.field))
+    return (f"{where(second)}: writes the same destination as mapping '{first.mapping.id}' ({first.field}): "
+            f"{first.describe()}")
