@@ -12,6 +12,9 @@ Contract every store keeps:
 - ``describe`` returns None only when the store says the secret does not exist.
 - Every write is idempotent under retry for the same ``token`` (SPEC: Drift).
 - Errors are ``BackendError`` subclasses; messages never carry a value.
+
+Positional parameters are positional-only (``/``): a store names them in its own terms
+(``name_or_arn`` for a parameter), and the engine passes them by position.
 """
 
 from __future__ import annotations
@@ -35,28 +38,28 @@ class Store(Protocol):
 
     # --- reads ---------------------------------------------------------------------------------
 
-    def list_secrets(self, name_prefixes: list[str] | None) -> AsyncIterator[SecretMeta]:
+    def list_secrets(self, name_prefixes: list[str] | None, /) -> AsyncIterator[SecretMeta]:
         """Every secret whose name starts with one of ``name_prefixes`` (all when None)."""
         ...
 
-    def list_owned(self, owner: str) -> AsyncIterator[SecretMeta]:
+    def list_owned(self, owner: str, /) -> AsyncIterator[SecretMeta]:
         """Every secret whose ``reconciler:owner`` tag is ``owner``, scheduled deletions included."""
         ...
 
-    async def describe(self, secret_id: str) -> SecretMeta | None: ...
+    async def describe(self, secret_id: str, /) -> SecretMeta | None: ...
 
-    async def get_current(self, secret_id: str) -> SecretValue: ...
+    async def get_current(self, secret_id: str, /) -> SecretValue: ...
 
-    async def get_values(self, secret_ids: list[str]) -> dict[str, SecretValue | BackendError]:
+    async def get_values(self, secret_ids: list[str], /) -> dict[str, SecretValue | BackendError]:
         """Current values of up to ``batch_size`` secrets, keyed by the id asked for."""
         ...
 
     # --- writes --------------------------------------------------------------------------------
 
-    async def create(self, name: str, token: str, value: SecretValue, *, kms_key_id: str | None,
+    async def create(self, name: str, token: str, value: SecretValue, /, *, kms_key_id: str | None,
                      description: str | None, tags: dict[str, str]) -> dict[str, Any]: ...
 
-    async def put_value(self, secret_id: str, token: str, value: SecretValue, *,
+    async def put_value(self, secret_id: str, token: str, value: SecretValue, /, *,
                         description: str | None = None) -> list[str]:
         """Write a new current value under ``token``; the stages the written version holds.
 
@@ -65,16 +68,16 @@ class Store(Protocol):
         """
         ...
 
-    async def move_current(self, secret_id: str, to_version: str, from_version: str | None) -> None: ...
+    async def move_current(self, secret_id: str, to_version: str, from_version: str | None, /) -> None: ...
 
-    async def restore(self, secret_id: str) -> None: ...
+    async def restore(self, secret_id: str, /) -> None: ...
 
-    async def tag(self, secret_id: str, tags: dict[str, str]) -> None: ...
+    async def tag(self, secret_id: str, tags: dict[str, str], /) -> None: ...
 
-    async def untag(self, secret_id: str, keys: list[str]) -> None: ...
+    async def untag(self, secret_id: str, keys: list[str], /) -> None: ...
 
-    async def set_description(self, secret_id: str, description: str) -> None: ...
+    async def set_description(self, secret_id: str, description: str, /) -> None: ...
 
-    async def delete(self, secret_id: str, recovery_window_days: int) -> None:
+    async def delete(self, secret_id: str, recovery_window_days: int, /) -> None:
         """Schedule deletion, recoverable for ``recovery_window_days`` (never a forced delete)."""
         ...
