@@ -487,3 +487,24 @@ def test_iam_names_fill_builtins_used_by_custom_variables():
         mappings: [{source: {name: prod/a, region: us-east-1}, destination: {name: "${DIR}/a", region: eu-west-1}}]
     """).mappings[0]
     assert _resolve_name(m, m.destinations[0]) == "dr/eu-west-1/a"
+
+
+# --- json_file (SPEC "Transforms": the original replicator's transformation file) -----------------
+
+
+def test_a_json_file_step_reads_the_seed_transformation_file(write_manifest, run_cli):
+    from reconciler._manifest import load_manifest
+
+    seed = '{"transformations": [{"path": "$.host", "find": "prod", "replace": "dr"}]}'
+    path = write_manifest("""
+        version: 1
+        mappings:
+          - {id: m, source: prod/a, destination: {name: dr/a, region: eu-west-1},
+             transform: [{json_file: rules/t.json}]}
+    """, files={"rules/t.json": seed})
+    step = load_manifest(str(path)).mappings[0].steps[0]
+    assert step.kind == "json_file" and step.assignments == (("$.host", {"find": "prod", "replace": "dr"}),)
+    path.with_name("rules").joinpath("t.json").write_text('{"transformations": "nope"}')
+    code, _, err = run_cli("validate", str(path))
+    assert code == 2 and "Traceback" not in err
+    assert "mapping 'm' (mappings[0]): field 'transform[0].json_file'" in err and "non-empty list" in err
