@@ -268,3 +268,17 @@ async def test_ssm_writes_are_paced_under_the_put_quota(aws, proxy, backend):
     assert backend.stats.calls["ssm.PutParameter"] == 9 + proxy.injected["quota"]
     assert proxy.injected["quota"] <= 2, proxy.injected
     assert len([m async for m in store.list_secrets(["/paced/"])]) == 9
+
+
+async def test_assume_role_sends_the_external_id_and_our_session_name(aws, proxy, backend):
+    import urllib.parse
+
+    aws.create("b/one", "v", region="us-west-2", account=ACCOUNT_B)
+    proxy.record_bodies = True
+    store = await backend.endpoint(Identity(ROLE_B, external_id="ext-1"), "us-west-2")
+    assert store.account == ACCOUNT_B
+    assert [m.name async for m in store.list_secrets(["b/"])] == ["b/one"]  # the assumed role's account
+    sent = [urllib.parse.parse_qs(b.decode()) for name, b in proxy.bodies if name == "sts.AssumeRole"]
+    assert len(sent) == 1
+    assert sent[0]["RoleArn"] == [ROLE_B] and sent[0]["ExternalId"] == ["ext-1"]
+    assert sent[0]["RoleSessionName"] == ["secrets-reconciler"] and sent[0]["DurationSeconds"] == ["3600"]
