@@ -70,8 +70,8 @@ class Sessions:
             return await self._sessions.get(identity.key, lambda: self._make(identity))
         except BackendError as exc:
             if breaker.failure(exc, immediate=True):
-                log.error("identity unusable; its items fail", extra={"identity": str(identity),
-                                                                     "error_type": exc.type})
+                log.error("identity unusable; its items fail", extra={
+                    "identity": str(identity), "operation": exc.operation, "error_type": exc.type})
             raise
 
     async def account_id(self, identity: Identity) -> str:
