@@ -137,7 +137,8 @@ def _relative(ref: str) -> str:
     """``ref`` normalised to a path inside its base ("a/./b" -> "a/b"), or RuleFileError."""
     if not ref or "\x00" in ref:
         raise RuleFileError("an empty path, or one with a NUL character")
-    if ref.startswith(("/", "\\", "~")) or "://" in ref or (len(ref) > 1 and ref[1] == ":"):
+    drive = len(ref) > 2 and ref[0].isalpha() and ref[1] == ":" and ref[2] in "/\\"  # C:/x or C:\x
+    if ref.startswith(("/", "\\", "~")) or "://" in ref or drive:
         raise RuleFileError("an absolute path; give a path relative to the manifest, inside its directory")
     parts: list[str] = []
     for part in PurePosixPath(ref).parts:

@@ -263,6 +263,24 @@ def test_hostile_1_mib_manifests_load_or_are_refused_within_spec_bounds(tmp_path
     assert got["cpu"] < 10  # a loose ceiling only (SPEC says 2 s; this machine is shared)
 
 
+@pytest.mark.slow
+def test_a_real_1_mib_manifest_fits_the_node_budget_and_the_memory_bound(tmp_path):
+    lines = ["version: 1", "defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}", "mappings:"]
+    size, i = 0, 0
+    while size < MIB - 200:
+        lines.append(f"  - {{id: m{i}, source: prod/a{i}, destination: dr/a{i}}}")
+        size += len(lines[-1]) + 1
+        i += 1
+    path = tmp_path / "real.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    got = _measure(path)
+    print(f"real 1 MiB ({i} mappings): exit {got['code']}, {got['cpu']:.2f} s CPU, "
+          f"peak RSS {got['maxrss'] / MIB:.0f} MiB")
+    assert got["code"] == 0
+    assert got["maxrss"] < 256 * MIB
+    assert got["cpu"] < 20  # a loose ceiling only
+
+
 # --- lines in every message (issue 10) ------------------------------------------------------------
 
 
@@ -417,6 +435,7 @@ def test_s3_manifest_reads_rule_files_under_its_own_prefix(aws, proxy, run_cli):
     assert code == 0, err
     assert aws.value("dr/a", "us-west-2") == "b=1\n"
     assert read_rule_file("empty.sed", base=S3Prefix("manifests", "team/")) == ""  # S3: InvalidRange
+    before = proxy.count()
     for ref, why in [("../rules/r.sed", "'..' leads out"), ("/rules/r.sed", "an absolute path"),
                      ("s3://manifests/rules/r.sed", "an absolute path"), ("nope.sed", "no such object"),
                      ("big.sed", f"{MAX_RULE_FILE_BYTES + 1:,} bytes; the limit is 64 KiB")]:
@@ -425,6 +444,7 @@ def test_s3_manifest_reads_rule_files_under_its_own_prefix(aws, proxy, run_cli):
         assert code == 2 and "Traceback" not in err, err
         assert "s3://manifests/team/bad.yaml:7: mapping 'm' (mappings[0]): field 'transform[0].sed_file'" in err
         assert why in err
+    assert proxy.count() == before  # no Secrets Manager call for a refused manifest
 
 
 def test_s3_manifest_over_16_mib_is_refused_by_its_size(aws, proxy, run_cli, monkeypatch):
