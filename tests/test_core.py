@@ -271,7 +271,7 @@ def test_invalid_manifest_exits_2_without_any_aws_call(proxy, write_manifest, ru
     for cmd in ("validate", "plan", "run"):
         code, _, err = run_cli(cmd, str(path))
         assert code == 2
-        assert "manifest.yaml: mapping 'prod/a' (mappings[0]): field 'destination.regoin': unknown key" in err
+        assert "manifest.yaml:5: mapping 'prod/a' (mappings[0]): field 'destination.regoin': unknown key" in err
         assert "Traceback" not in err
     assert sum(proxy.calls.values()) == 0
 
