@@ -569,3 +569,15 @@ async def test_once_remembers_a_backend_error_but_not_a_cancellation() -> None:
 ])
 def test_the_partition_of_a_region(region: str | None, partition: str) -> None:
     assert partition_of(region) == partition
+
+
+def test_listing_entries_say_replica_and_rotation() -> None:
+    from reconciler.aws.secretsmanager import _meta
+
+    entry = {"ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:a-AbCdEf", "Name": "a", "PrimaryRegion": "us-east-1",
+             "RotationEnabled": True, "SecretVersionsToStages": {"v1": ["AWSCURRENT"]}, "Tags": [],
+             "DeletedDate": None}
+    meta = _meta(entry, "SecretVersionsToStages")
+    assert meta.primary_region == "us-east-1" and meta.rotation_enabled and meta.current_version == "v1"
+    plain = _meta({"ARN": entry["ARN"], "Name": "a"}, "VersionIdsToStages")
+    assert plain.primary_region is None and plain.rotation_enabled is False and not plain.deleted
