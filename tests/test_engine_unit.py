@@ -101,7 +101,7 @@ def test_decide_sets_ownership_tags_on_create_and_adopt():
 names = st.text(alphabet="ab/c", min_size=1, max_size=6)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(exact=st.lists(names, max_size=300), prefixes=st.lists(names, max_size=6))
 def test_filter_plan_covers_every_name_in_few_values(exact, prefixes):
     calls = filter_plan(exact, prefixes)
@@ -283,3 +283,15 @@ def test_scheduler_stop_signal_defers_everything_not_started():
 
     anyio.run(go)
     assert {i.result.action for i in items if i.result} == {Action.DEFERRED}
+
+
+def test_hard_stop_is_real_time_only_on_the_real_clock():
+    async def go() -> None:
+        real = Deadline(5, grace=1)
+        assert 5.9 < real.hard_stop() - anyio.current_time() <= 6.0
+        assert real.backend_deadline() is not None
+        fake = Deadline(5, clock=FakeClock(), grace=1)  # an injected clock only stops new work
+        assert fake.hard_stop() == float("inf") and fake.backend_deadline() is None
+        assert Deadline(None).hard_stop() == float("inf") and Deadline(None).backend_deadline() is None
+
+    anyio.run(go)

@@ -28,10 +28,17 @@ NOT_STARTED = "not started before the deadline or stop signal"
 
 
 class Deadline:
-    """When to stop starting new work: a stop signal, or ``seconds`` after the start on ``clock``."""
+    """When to stop starting new work: a stop signal, or ``seconds`` after the start on ``clock``.
+
+    With the event loop's clock, work still in flight ``grace`` seconds after the deadline is
+    abandoned (and the AWS layer stops retrying then). An injected clock (tests: one that ticks
+    per API call) governs only when work stops starting: it has no real-time meaning, so nothing
+    is abandoned on a loaded machine's wall clock.
+    """
 
     def __init__(self, seconds: float | None, *, clock: Callable[[], float] | None = None, stop: Any = None,
                  grace: float = 0.0) -> None:
+        self._real_time = clock is None
         self.clock = clock or anyio.current_time
         self.start = self.clock()
         self.at = None if seconds is None else self.start + seconds
@@ -48,13 +55,13 @@ class Deadline:
 
     def hard_stop(self) -> float:
         """The event loop time at which work still in flight is abandoned (deadline + grace)."""
-        if self.at is None:
+        if self.at is None or not self._real_time:
             return float("inf")
         return anyio.current_time() + max(0.0, self.at - self.clock()) + self.grace
 
     def backend_deadline(self) -> float | None:
         """The same hard stop on ``time.monotonic``, for the AWS layer's retry budget."""
-        if self._seconds is None:
+        if self._seconds is None or not self._real_time:
             return None
         return self._monotonic_start + self._seconds + self.grace
 
