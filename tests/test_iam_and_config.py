@@ -108,3 +108,102 @@ def test_handler_runs_without_rich(aws, write_manifest, moto_url, proxy):
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert aws.value("dr/norich") == "v1"
+
+
+# --- the change-event rule: a small EventBridge pattern matcher for the operators the rule uses ---
+
+def _matches(pattern, event):
+    """EventBridge semantics for: exact values, prefix, anything-but {prefix}, exists, $or."""
+    for key, want in pattern.items():
+        if key == "$or":
+            if not any(_matches(alt, event) for alt in want):
+                return False
+            continue
+        if isinstance(want, dict):
+            if not isinstance(event.get(key), dict) and not _only_absent(want):
+                return False
+            if not _matches(want, event.get(key) or {}):
+                return False
+            continue
+        present, value = key in event, event.get(key)
+        if not any(_value_matches(w, present, value) for w in want):
+            return False
+    return True
+
+
+def _only_absent(pattern):
+    return all(isinstance(w, list) and all(isinstance(x, dict) and x.get("exists") is False for x in w)
+               for w in pattern.values())
+
+
+def _value_matches(want, present, value):
+    if not isinstance(want, dict):
+        return present and value == want
+    if "exists" in want:
+        return present is want["exists"]
+    if not present:
+        return False  # every other operator needs the field
+    if "prefix" in want:
+        return isinstance(value, str) and value.startswith(want["prefix"])
+    if "anything-but" in want:
+        return not (isinstance(value, str) and value.startswith(want["anything-but"]["prefix"]))
+    raise ValueError(f"operator not modelled: {want}")
+
+
+def _change_rule(prefix):
+    from cfn_policies import Renderer, load
+
+    t = load("template.yaml")
+    params = {"CodeBucket": "b", "CodeObjectVersion": "v1", "SourceSecretArns": "x", "DestinationSecretArns": "y",
+              "ManifestDeployPrincipalArn": "arn:aws:iam::111111111111:role/deploy", "EnableChangeEvents": "true",
+              "ChangeEventSourcePrefix": prefix}
+    r = Renderer(t, params)
+    return r, r.render(t["Resources"]["ChangeEventsRule"]["Properties"]["EventPattern"])
+
+
+def _event(detail_type, detail):
+    return {"source": "aws.secretsmanager", "detail-type": detail_type, "detail": detail}
+
+
+_API = "AWS API Call via CloudTrail"
+_SERVICE = "AWS Service Event via CloudTrail"
+
+
+@pytest.mark.parametrize(("prefix", "case", "event", "fires"), [
+    ("", "another principal's write", _event(_API, {
+        "eventName": "PutSecretValue", "userIdentity": {"arn": "arn:aws:sts::111111111111:assumed-role/admin/me"},
+        "requestParameters": {"secretId": "prod/db"}}), True),
+    ("", "the function's own write", _event(_API, {
+        "eventName": "PutSecretValue", "userIdentity": {"arn": "OWN/secrets-reconciler-fn"},
+        "requestParameters": {"secretId": "dr/db"}}), False),
+    ("", "rotation (a service event, no arn)", _event(_SERVICE, {
+        "eventName": "RotationSucceeded", "userIdentity": {"invokedBy": "secretsmanager.amazonaws.com"},
+        "additionalEventData": {"SecretId": "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/db-AbCdEf"}}),
+     True),
+    ("", "an event the reconciler does not handle", _event(_API, {
+        "eventName": "GetSecretValue", "userIdentity": {"arn": "arn:aws:iam::111111111111:user/u"}}), False),
+    ("prod/", "a write under the prefix, by name", _event(_API, {
+        "eventName": "UpdateSecret", "userIdentity": {"arn": "arn:aws:iam::111111111111:user/u"},
+        "requestParameters": {"secretId": "prod/db"}}), True),
+    ("prod/", "a write under the prefix, by ARN", _event(_API, {
+        "eventName": "UpdateSecret", "userIdentity": {"arn": "arn:aws:iam::111111111111:user/u"},
+        "requestParameters": {"secretId": "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/db-AbCdEf"}}),
+     True),
+    ("prod/", "a write outside the prefix", _event(_API, {
+        "eventName": "UpdateSecret", "userIdentity": {"arn": "arn:aws:iam::111111111111:user/u"},
+        "requestParameters": {"secretId": "dev/db"}}), False),
+    ("prod/", "the function's own write under the prefix", _event(_API, {
+        "eventName": "RestoreSecret", "userIdentity": {"arn": "OWN/secrets-reconciler-fn"},
+        "requestParameters": {"secretId": "prod/db"}}), False),
+    ("prod/", "rotation outside the prefix", _event(_SERVICE, {
+        "eventName": "RotationSucceeded", "userIdentity": {"invokedBy": "secretsmanager.amazonaws.com"},
+        "additionalEventData": {"SecretId": "arn:aws:secretsmanager:us-east-1:111111111111:secret:dev/db-AbCdEf"}}),
+     False),
+])
+def test_change_event_rule_ignores_own_writes_and_other_prefixes(prefix, case, event, fires):
+    r, pattern = _change_rule(prefix)
+    own = f"arn:aws:sts::111111111111:assumed-role/{r.ref('FunctionRole')}/"
+    identity = event["detail"]["userIdentity"]
+    if identity.get("arn", "").startswith("OWN/"):
+        identity["arn"] = own + identity["arn"].removeprefix("OWN/")
+    assert _matches(pattern, event) is fires, case
