@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 from reconciler._exceptions import TransformError
 from reconciler._transform import SedSyntaxError, parse_script
 
-pytestmark = pytest.mark.skipif(shutil.which("sed") is None, reason="GNU sed is the reference")
+def _is_gnu_sed() -> bool:
+    if shutil.which("sed") is None:
+        return False
+    out = subprocess.run(["sed", "--version"], capture_output=True, text=True, check=False).stdout
+    return out.startswith("sed (GNU sed)")
+
+
+pytestmark = pytest.mark.skipif(not _is_gnu_sed(), reason="GNU sed is the reference")
 
 RULES = [
     # s with various delimiters and flags

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from reconciler._exceptions import TransformError
 from reconciler._transform import SedSyntaxError, parse_script
-from reconciler._transform._sed_ere import CLASS_RANGES, MAX_REGEX_UNITS, RE_DUP_MAX
+from reconciler._transform._sed_ere import CLASS_RANGES, MAX_REGEX_UNITS, RE_DUP_MAX, UPPER
 
 
 def _is_gnu_sed() -> bool:
@@ -59,7 +59,7 @@ def ours(script: str, text: str) -> bytes:
 def assert_same(script: str, text: str) -> None:
     ref = gnu_sed(script, text)
     assert ref.returncode == 0, ref.stderr
-    assert ours(script, text) == ref.stdout, f"{script!r} on {text!r}"
+    assert ours(script, text) == ref.stdout, f"{script!r} on {text[:200]!r}"
 
 
 # --- size: refused at load, as GNU sed refuses -----------------------------------------------------
@@ -69,11 +69,15 @@ SIZE_BOMBS = ["s/((a{1000}){1000}){1000}/x/", "s/a{32767}{32767}/x/", "s/(a{1000
 
 
 @gnu
-@pytest.mark.parametrize("rule", SIZE_BOMBS)
-def test_a_regex_gnu_sed_refuses_for_size_is_refused_at_load(rule: str) -> None:
-    ref = gnu_sed(rule, "aaa\n", limit=True)
+@pytest.mark.parametrize("rule", SIZE_BOMBS[:2])
+def test_gnu_sed_refuses_the_size_bombs(rule: str) -> None:
+    ref = gnu_sed(rule, "aaa\n", limit=True)  # about 1 s: GNU sed allocates up to the limit
     assert ref.returncode != 0
     assert re.search(rb"[Mm]emory exhausted|too big", ref.stderr)
+
+
+@pytest.mark.parametrize("rule", SIZE_BOMBS)
+def test_a_regex_gnu_sed_refuses_for_size_is_refused_at_load(rule: str) -> None:
     cpu = time.process_time()
     with pytest.raises(SedSyntaxError, match="too big"):
         parse_script(rule)
@@ -122,6 +126,12 @@ def test_a_mib_script_loads_or_is_refused_in_bounded_time_and_memory(name: str) 
     with contextlib.suppress(SedSyntaxError):
         parse_script(script)
     assert time.process_time() - cpu < LOAD_CPU_SECONDS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(_hostile_scripts()))
+def test_a_mib_script_loads_in_bounded_memory(name: str) -> None:
+    script = _hostile_scripts()[name]
     tracemalloc.start()
     try:
         with contextlib.suppress(SedSyntaxError):
@@ -160,22 +170,30 @@ def test_non_ascii_semantics_equal_gnu_sed(rule: str, text: str) -> None:
         assert_same(rule, t)
 
 
-def _one_per_line(step: int) -> str:
-    cps = [c for c in range(0, 0x110000, step) if not 0xD800 <= c <= 0xDFFF and c != 10]
-    cps += [c for rs in CLASS_RANGES.values() for r in rs for c in r if c != 10 and not 0xD800 <= c <= 0xDFFF]
-    return "\n".join(chr(c) for c in sorted(set(cps))) + "\n"
+def _code_points(step: int, per_line: int) -> str:
+    """Every ``step``-th code point and every class's edges (and their neighbours), in lines."""
+    cps = set(range(0, 0x110000, step))
+    cps.update(c + d for rs in CLASS_RANGES.values() for r in rs for c in r for d in (-1, 0, 1))
+    cps.update(UPPER_CASED)
+    chars = [chr(c) for c in sorted(cps) if 0 <= c < 0x110000 and c != 10 and not 0xD800 <= c <= 0xDFFF
+             and c not in UPPER_GROWS]  # refused under I (test_an_upper_case_longer_in_utf8_...)
+    return "\n".join("".join(chars[i : i + per_line]) for i in range(0, len(chars), per_line)) + "\n"
 
 
-CLASS_RULES = [f"s/[[:{name}:]]/Y/{flags}" for name in CLASS_RANGES for flags in ("", "I")] + [
-    f"s/{e}/Y/{flags}" for e in ("\\w", "\\W", "\\s", "\\S", "[^[:alpha:]_]", "[a-z]", "[^A-Z]") for flags in ("", "I")
-]
+# Runs (+) keep our engine's search count low; a character classified differently from glibc
+# still splits or joins a run, so the outputs differ.
+CLASS_RULES = [f"s/[[:{name}:]]+/Y/g{flags}" for name in CLASS_RANGES for flags in ("", "I")] + [
+    f"s/{e}+/Y/g{flags}" for e in ("\\w", "\\W", "\\s", "\\S", "[^[:alpha:]_]", "[a-z]", "[^A-Z]", "[é]")
+    for flags in ("", "I")
+] + ["s/\\<./</g", "s/\\b/|/g"]
+UPPER_GROWS = {c for c, u in UPPER.items() if len(chr(u).encode()) > len(chr(c).encode())}
+UPPER_CASED = [0x130, 0x131, 0x17F, 0x1C4, 0x1C5, 0x1C6, 0x212A, 0x212B, 0x1E9E, 0xDF, 0xB5, 0x3C2, 0x3D1]
 
 
 @gnu
 def test_classes_and_case_equal_gnu_sed_on_sampled_code_points() -> None:
-    # every class edge plus every 97th code point; tests/test_sed_gnu.py::test_..._every_code_point
-    # (slow) runs them all
-    text = _one_per_line(97)
+    # every class edge and its neighbours plus every 997th code point; the slow twin runs all
+    text = _code_points(997, 64)
     for rule in CLASS_RULES:
         assert_same(rule, text)
 
@@ -183,8 +201,8 @@ def test_classes_and_case_equal_gnu_sed_on_sampled_code_points() -> None:
 @gnu
 @pytest.mark.slow
 def test_classes_and_case_equal_gnu_sed_on_every_code_point() -> None:
-    text = _one_per_line(1)
-    for rule in [*CLASS_RULES, "s/./Y/g", "s/k/Y/Ig", "s/s/Y/Ig", "s/[é-é]|É/Y/I"]:
+    text = _code_points(1, 64)
+    for rule in [*CLASS_RULES, "s/./Y/g", "s/k+/Y/Ig", "s/s+/Y/Ig", "s/[é]|É/Y/Ig"]:
         try:
             parse_script(rule)
         except SedSyntaxError:
@@ -209,13 +227,27 @@ def test_generated_tables_are_glibcs() -> None:
     assert gen_sed_tables.render(*gen_sed_tables.glibc_tables()) == committed
 
 
+@gnu
+@pytest.mark.parametrize("rule", ["s/[[:alnum:]]+/<&>/gI", "s/b/X/I", "/x/Id"])
+def test_an_upper_case_longer_in_utf8_fails_the_item_under_i(rule: str) -> None:
+    # GNU sed splits a run of two alphanumerics here (offsets lost in glibc's upper-casing): a
+    # matcher bug with no rule to mirror, so the item fails instead
+    assert gnu_sed("s/[[:alnum:]]+/<&>/gI", "ȿȿ\n").stdout == "<ȿ><ȿ>\n".encode()
+    assert gnu_sed("s/[[:alnum:]]+/<&>/g", "ȿȿ\n").stdout == "<ȿȿ>\n".encode()
+    with pytest.raises(TransformError, match="upper case is longer"):
+        ours(rule, "abȿ\n")
+    assert ours(rule.replace("I", ""), "abȿ\n") == gnu_sed(rule.replace("I", ""), "abȿ\n").stdout
+    assert ours(rule, "abſı\n") == gnu_sed(rule, "abſı\n").stdout  # shorter upper cases are fine
+
+
 # --- smaller GNU behaviours --------------------------------------------------------------------------
 
 
 @gnu
-@pytest.mark.parametrize("rule", ["s/a\\&b/X/", "s/\\&/and/g", "s/[\\&]/X/g", "/\\&/d"])
-def test_backslash_ampersand_in_a_regex_is_a_literal_ampersand(rule: str) -> None:
-    for text in ("a&b &&\n", "no amp\n", "&"):
+@pytest.mark.parametrize("rule", ["s/a\\&b/X/", "s/\\&/and/g", "s/[\\&]/X/g", "/\\&/d", "s/\\^/C/g", "s/\\$/D/g",
+                                  "s/a\\.\\*\\[\\]\\(\\)\\+\\?\\{\\}\\|/X/", "s/\\`a/S/g", "s/b\\'/E/g"])
+def test_escaped_specials_in_a_regex_are_literals_like_gnu_sed(rule: str) -> None:
+    for text in ("a&b && ^$ a.*[]()+?{}|\n", "no amp\n", "&", "ab\nba"):
         assert_same(rule, text)
 
 
@@ -279,7 +311,7 @@ def test_errors_quote_at_most_80_characters_of_the_rule() -> None:
 ATOMS = ["a", "s", "k", "é", "ß", ".", "[[:alpha:]]", "[[:upper:]]", "[[:punct:]]", "[[:space:]]", "\\w", "\\W",
          "\\s", "[a-z]", "[^a]", "[[:alnum:]_]", "\\&", "ſ"]
 QUANTS = ["", "", "*", "+", "?", "{2}", "{1,3}"]
-TEXT = st.text(alphabet="asSkKéÉßẞſı \u00a0\u212a①٣ǅ\u0301&_\n1", max_size=25)
+TEXT = st.text(alphabet="asSkKéÉßẞſıȿ \u00a0\u212a①٣ǅ\u0301&_\n1", max_size=25)
 
 
 @st.composite
@@ -309,13 +341,16 @@ def _check_generated(rule: str, text: str) -> None:
     try:
         got = ours(rule, text)
     except TransformError as exc:
-        assert "empty string next to a non-ASCII character" in str(exc)
+        if "upper case is longer" in str(exc):
+            assert "ȿ" in text
+        else:
+            assert "empty string next to a non-ASCII character" in str(exc)
         return
     assert got == ref.stdout, f"{rule!r} on {text!r}"
 
 
 @gnu
-@settings(max_examples=int(os.environ.get("SED_GNU_EXAMPLES", "120")), deadline=None,
+@settings(max_examples=int(os.environ.get("SED_GNU_EXAMPLES", "60")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(rule=rules(), text=TEXT)
 def test_generated_non_ascii_rules_match_gnu_sed(rule: str, text: str) -> None:

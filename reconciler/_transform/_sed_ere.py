@@ -11,7 +11,8 @@ Invariants:
   (no full case folding: ``ss`` never matches ``ß``, ``[a-z]`` never matches the Kelvin sign). We
   get it by upper-casing the subject (``UPPER``, one code point to one, so offsets are kept) and
   the pattern's own characters; classes are then tested on the upper-cased character, as glibc
-  does, and ``[:upper:]``/``[:lower:]`` mean ``[:alpha:]`` as in glibc's regcomp.
+  does, and ``[:upper:]``/``[:lower:]`` mean ``[:alpha:]`` as in glibc's regcomp. Where glibc's
+  own upper-casing goes wrong (an upper case longer in UTF-8), the item fails instead.
 - Size is bounded before anything is compiled: ``units`` estimates glibc's expanded parse tree
   (an interval copies its atom, as regcomp does), so a regex GNU sed would refuse for size
   ("Regular expression too big", "Memory exhausted") is refused here in microseconds. The
@@ -29,6 +30,7 @@ from typing import Any
 
 import regex
 
+from .._exceptions import TransformError
 from ._errors import SedSyntaxError
 from ._sed_tables import CLASSES as _CLASS_TEXT
 from ._sed_tables import UPPER as _UPPER_TEXT
@@ -72,6 +74,9 @@ def _set_text(ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> st
 
 
 _CLASS_SET = {name: _set_text(rs) for name, rs in CLASS_RANGES.items()}
+_UPPER_GROWS = re.compile(
+    "[" + "".join(_set_char(c) for c, u in sorted(UPPER.items()) if len(chr(u).encode()) > len(chr(c).encode())) + "]"
+)
 _WORD = "[" + _CLASS_SET["alnum"] + "_]"  # glibc's IS_WIDE_WORD_CHAR: iswalnum or '_'
 _NOT_WORD = "[^" + _CLASS_SET["alnum"] + "_]"
 # Escapes outside brackets, as regex-module syntax. Word boundaries look at glibc's word
@@ -121,7 +126,16 @@ class Ere:
 
     def subject(self, text: str) -> str:
         """The text the compiled regex runs on: upper-cased as glibc does under ``I``."""
-        return text.translate(UPPER) if self.icase else text
+        if not self.icase:
+            return text
+        if _UPPER_GROWS.search(text):
+            # glibc's matcher loses track of offsets when an upper case needs more UTF-8 bytes
+            # (U+023F -> U+2C7E): GNU sed then splits runs and even writes broken characters.
+            raise TransformError(
+                "case-insensitive sed rule on text holding a character whose upper case is longer in "
+                "UTF-8 (such as U+023F or U+0250); GNU sed's matcher mishandles these"
+            )
+        return text.translate(UPPER)
 
 
 def _compile(translated: str, multiline: bool) -> Any:
@@ -273,7 +287,7 @@ class _Translator:
             if n in self.ambiguous:
                 raise SedSyntaxError(f"back-reference \\{e} to a group inside a repetition that can match empty")
             self._atom(f, f"(?:\\{e})", nullable=self.group_nullable[n])
-        elif e in _BOUNDARIES or e in _ANCHORS:
+        elif e in _BOUNDARIES or e in "`'":
             self._assertion(f, e)
         elif e in _ESCAPES:
             self._atom(f, _ESCAPES[e])
