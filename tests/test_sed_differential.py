@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from reconciler._exceptions import TransformError
 from reconciler._transform import SedSyntaxError, parse_script
 
+
 def _is_gnu_sed() -> bool:
     if shutil.which("sed") is None:
         return False

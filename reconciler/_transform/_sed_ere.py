@@ -41,9 +41,9 @@ RE_DUP_MAX = 32767  # glibc's ceiling on {n,m}: "Regular expression too big" abo
 # (a{100}){800}; every single interval up to RE_DUP_MAX on one atom stays accepted.
 MAX_REGEX_UNITS = 1 << 16
 MAX_SCRIPT_UNITS = 1 << 18  # the sum over one script's regexes
-# The translated pattern's length bounds the regex module's compile time (~1-5 us a character)
-# and memory; a [[:alpha:]] alone is about 5,000 characters once spelled out.
-MAX_TRANSLATED_CHARS = 1 << 18
+# The translated pattern's length bounds the regex module's compile time (~5-20 us a character,
+# so about 1 s at most) and memory; each class used adds its set (up to ~2,000 characters) once.
+MAX_TRANSLATED_CHARS = 1 << 16
 MAX_SCRIPT_TRANSLATED_CHARS = 1 << 22  # the sum over one script: bounds a script's memory (~16 MB)
 MAX_GROUP_DEPTH = 100  # the regex module's parser recurses per nesting level
 _COMPILE_FLAGS = regex.POSIX | regex.V0 | regex.DOTALL
@@ -77,20 +77,28 @@ _CLASS_SET = {name: _set_text(rs) for name, rs in CLASS_RANGES.items()}
 _UPPER_GROWS = re.compile(
     "[" + "".join(_set_char(c) for c, u in sorted(UPPER.items()) if len(chr(u).encode()) > len(chr(c).encode())) + "]"
 )
-_WORD = "[" + _CLASS_SET["alnum"] + "_]"  # glibc's IS_WIDE_WORD_CHAR: iswalnum or '_'
-_NOT_WORD = "[^" + _CLASS_SET["alnum"] + "_]"
-# Escapes outside brackets, as regex-module syntax. Word boundaries look at glibc's word
-# characters on both sides (the start and end of a line count as non-word).
-_ESCAPES = {
-    "w": _WORD, "W": _NOT_WORD,
-    "s": "[" + _CLASS_SET["space"] + "]", "S": "[^" + _CLASS_SET["space"] + "]",
-    "n": "\\n", "t": "\\t",
-}
+# A class spelled out is up to 2,000 characters, and the regex module's compiler costs ~20 us a
+# character: each class a pattern uses is defined once, at its end, in a (?(DEFINE)...) block,
+# and called as (?&sed_NAME) where it is used. DEFINE groups are numbered after the user's groups,
+# so \1..\9 keep their meaning.
+_SETS = {**{name: "[" + text + "]" for name, text in _CLASS_SET.items()},
+         "word": "[" + _CLASS_SET["alnum"] + "_]"}  # glibc's IS_WIDE_WORD_CHAR: iswalnum or '_'
+_WORD = "(?&sed_word)"
+# Word boundaries spell the word set out instead of calling it: the regex module gets lookbehinds
+# around a subroutine call wrong (they fail after a combining mark, a newline, or at the end).
+# That makes each boundary ~8,000 characters, which MAX_TRANSLATED_CHARS bounds.
+_WORD_SET = _SETS["word"]
 _BOUNDARIES = {
-    "<": f"(?<!{_WORD})(?={_WORD})",
-    ">": f"(?<={_WORD})(?!{_WORD})",
-    "b": f"(?:(?<!{_WORD})(?={_WORD})|(?<={_WORD})(?!{_WORD}))",
-    "B": f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))",
+    "<": f"(?<!{_WORD_SET})(?={_WORD_SET})",
+    ">": f"(?<={_WORD_SET})(?!{_WORD_SET})",
+    "b": f"(?:(?<!{_WORD_SET})(?={_WORD_SET})|(?<={_WORD_SET})(?!{_WORD_SET}))",
+    "B": f"(?:(?<={_WORD_SET})(?={_WORD_SET})|(?<!{_WORD_SET})(?!{_WORD_SET}))",
+}
+# Escapes outside brackets, as regex-module syntax, and the named set each one uses.
+_ESCAPES = {
+    "w": (_WORD, "word"), "W": (f"(?:(?!{_WORD}).)", "word"),
+    "s": ("(?&sed_space)", "space"), "S": ("(?:(?!(?&sed_space)).)", "space"),
+    "n": ("\\n", ""), "t": ("\\t", ""),
 }
 # Anchors as (per line, in the whole text with MULTILINE): see SedScript.apply's pre-check.
 _ANCHORS = {"^": ("^", "^"), "$": ("\\Z", "$"), "`": ("\\A", "^"), "'": ("\\Z", "$")}
@@ -187,6 +195,7 @@ class _Translator:
     ambiguous: set[int] = field(default_factory=set)
     asserts: bool = False
     size: int = 0  # characters in ``out``
+    sets: set[str] = field(default_factory=set)  # named sets to define at the end
 
     def run(self) -> Ere:
         p = self.pattern
@@ -200,7 +209,8 @@ class _Translator:
                     raise SedSyntaxError("trailing backslash in the regex")
                 i = self._escape(f, p[i + 1], i + 2)
             elif c == "[":
-                i, text = _bracket(p, i, self.icase)
+                i, text, names = _bracket(p, i, self.icase)
+                self.sets.update(names)
                 self._atom(f, text)
             elif c == "(":
                 if i + 1 < len(p) and p[i + 1] in "*+?{":
@@ -236,6 +246,9 @@ class _Translator:
             raise SedSyntaxError("unmatched '(' in the regex")
         top = stack[0]
         units = top.alt_units + top.units
+        defines = "".join(f"(?P<sed_{name}>{_SETS[name]})" for name in sorted(self.sets))
+        if defines:
+            self._emit(f"(?(DEFINE){defines})")
         translated = "".join(self.out)
         whole = "".join(self.anchors.get(k, s) for k, s in enumerate(self.out)) if self.anchors else translated
         nullable = top.any_nullable or top.nullable
@@ -290,7 +303,10 @@ class _Translator:
         elif e in _BOUNDARIES or e in "`'":
             self._assertion(f, e)
         elif e in _ESCAPES:
-            self._atom(f, _ESCAPES[e])
+            text, name = _ESCAPES[e]
+            if name:
+                self.sets.add(name)
+            self._atom(f, text)
         elif e in _LITERAL_ESCAPES:
             self._atom(f, _literal(e))
         else:
@@ -387,8 +403,11 @@ def _interval(body: str) -> tuple[int, int | None, str]:
     return lo, hi, f"{{{lo},{'' if hi is None else hi}}}"
 
 
-def _bracket(p: str, i: int, icase: bool) -> tuple[int, str]:
-    """Translate the bracket expression at p[i] == '['; return (next index, regex-module set).
+def _bracket(p: str, i: int, icase: bool) -> tuple[int, str, set[str]]:
+    """Translate the bracket expression at p[i] == '['; return (next index, text, named sets used).
+
+    Without classes it is a regex-module set. With classes it is one character matched by a
+    call of each class's named set or the explicit set; negated, by none of them.
 
     Explicit characters and (ASCII) ranges are upper-cased under ``I``; classes are not (glibc
     tests them on the upper-cased character), except upper/lower, which mean alpha there.
@@ -438,8 +457,16 @@ def _bracket(p: str, i: int, icase: bool) -> tuple[int, str]:
             chars.append((lo, lo))
     if icase:
         chars = [(u, u) for u in sorted({UPPER.get(x, x) for a, b in chars for x in range(a, b + 1)})]
-    body = "".join(_CLASS_SET[name] for name in dict.fromkeys(classes)) + _set_text(chars)
-    return j, "[" + ("^" if negate else "") + body + "]"
+    names = list(dict.fromkeys(classes))
+    explicit = _set_text(chars)
+    if not names:
+        return j, "[" + ("^" if negate else "") + explicit + "]", set()
+    calls = [f"(?&sed_{name})" for name in names]
+    if negate:
+        text = "(?:" + "".join(f"(?!{call})" for call in calls) + (f"[^{explicit}]" if explicit else ".") + ")"
+    else:
+        text = "(?:" + "|".join(calls + ([f"[{explicit}]"] if explicit else [])) + ")"
+    return j, text, set(names)
 
 
 def _bracket_char(p: str, j: int) -> tuple[int, int]:
