@@ -7,13 +7,15 @@ once, each naming the file, the mapping and the field (SPEC: "Rejected at load")
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime
 import functools
+import gc
 import math
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -466,11 +468,32 @@ _Problem = Callable[..., None]  # problem(field, message): one load error for th
 _KIND = {"secretsmanager": "secret", "ssm": "parameter"}
 
 
+@contextlib.contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """No cyclic GC while a manifest's specs are built: its passes over the large, young object graph
+    of a big manifest were a third of the load's CPU, and nothing built here needs collecting early
+    (memory stays bounded by the manifest, which is bounded in size)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _expand(model: ManifestModel, origin: str, base_dir: RuleBase | None, problems: list[str],
             marks: Marks = NO_MARKS) -> list[MappingSpec]:
+    with _no_gc_pauses():
+        return _expand_all(model, origin, base_dir, problems, marks)
+
+
+def _expand_all(model: ManifestModel, origin: str, base_dir: RuleBase | None, problems: list[str],
+                marks: Marks) -> list[MappingSpec]:
     out: list[MappingSpec] = []
     seen_ids: dict[str, int] = {}
     scopes = _VariableScopes(model, origin, problems, marks)
+    checked = _TransformChecks()
     for index, m in enumerate(model.mappings):
 
         def problem(field_name: str, msg: str, index: int = index, label: str = m.id or m.source.name) -> None:
@@ -503,14 +526,12 @@ def _expand(model: ManifestModel, origin: str, base_dir: RuleBase | None, proble
         for dest, d, ok in zip(dests, dests_in, resolved, strict=True):
             if not ok or d is None:
                 continue
-            values = {**dict(dest.variables), **_PLACEHOLDERS}
-            try:
-                build_transform(steps, lambda t, values=values: _variables.expand(t, values))
-            except _variables.UndefinedVariable as exc:  # name every variable the user could have meant
-                problem("transform", str(exc.with_defined([*scopes.defined(m, d), *_PLACEHOLDERS])))
+            error = checked.check(steps, dest.variables)
+            if isinstance(error, _variables.UndefinedVariable):  # name every variable the user could have meant
+                problem("transform", str(error.with_defined([*scopes.defined(m, d), *_PLACEHOLDERS])))
                 break
-            except ValueError as exc:  # too-long variables, bad regex or JSONPath
-                problem("transform", str(exc))
+            if error is not None:  # too-long variables, bad regex or JSONPath
+                problem("transform", str(error))
                 break
         out.append(
             MappingSpec(
@@ -519,6 +540,31 @@ def _expand(model: ManifestModel, origin: str, base_dir: RuleBase | None, proble
             )
         )
     return out
+
+
+class _TransformChecks:
+    """Compile each distinct (steps, variables) once at load, with placeholder built-ins.
+
+    Manifests repeat the same transform over many mappings; compiling it once per distinct form
+    (not per destination) keeps a load of thousands of mappings fast. Returns the error, or None.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, ValueError | None] = {}
+
+    def check(self, steps: tuple[StepSpec, ...], variables: tuple[tuple[str, str], ...]) -> ValueError | None:
+        if not steps:
+            return None
+        # repr: json values are plain data (checked by _json_value_problem), so equal repr = equal steps
+        key = (tuple((s.kind, s.label, s.rules, repr(s.assignments)) for s in steps), variables)
+        if key not in self._seen:
+            values = {**dict(variables), **_PLACEHOLDERS}
+            try:
+                build_transform(steps, lambda t: _variables.expand(t, values))
+                self._seen[key] = None
+            except ValueError as exc:  # undefined or too-long variables, bad regex or JSONPath
+                self._seen[key] = exc
+        return self._seen[key]
 
 
 class _Layered(dict[str, str]):
@@ -695,6 +741,10 @@ def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, so
         tags=tuple(sorted({**dd.tags, **d.tags}.items())), description=description, variables=variables or (),
         service=service, parameter_type=ptype, tier=tier, accounts=accounts,
     )
+    from .engine.tagledger import ledger_problem  # the reconciler's tag ledger must fit (SPEC "Lifecycle")
+
+    if (ledger_why := ledger_problem([k for k, _ in dest.tags])) is not None:
+        problem(f"{fname}.tags", ledger_why)
     if d.name.startswith(ARN_PREFIX):
         problem(f"{fname}.name", "a destination is a name, not an ARN")
     star = d.name.find("*")
@@ -922,6 +972,11 @@ def _check_collisions(mappings: list[MappingSpec], origin: str, problems: list[s
     Places are grouped by scope and sorted by name: everything a prefix covers then sits right after
     it, so overlaps are found with a bisect instead of comparing every pair (5,000 mappings: ~0.1 s).
     """
+    with _no_gc_pauses():
+        _find_collisions(mappings, origin, problems, marks)
+
+
+def _find_collisions(mappings: list[MappingSpec], origin: str, problems: list[str], marks: Marks) -> None:
     default_region = _default_region()
     groups: dict[tuple[str, str, str], list[_Place]] = defaultdict(list)
     for m in mappings:
