@@ -508,3 +508,30 @@ def test_a_json_file_step_reads_the_seed_transformation_file(write_manifest, run
     code, _, err = run_cli("validate", str(path))
     assert code == 2 and "Traceback" not in err
     assert "mapping 'm' (mappings[0]): field 'transform[0].json_file'" in err and "non-empty list" in err
+
+
+def test_a_transform_shared_by_mappings_is_checked_with_each_ones_variables():
+    out = problems("""
+        version: 1
+        mappings:
+          - {id: a, source: prod/a, destination: {name: dr/a, region: eu-west-1}, variables: {T: x},
+             transform: [{sed: "s/x/${T}/"}]}
+          - {id: b, source: prod/b, destination: {name: dr/b, region: eu-west-1}, transform: [{sed: "s/x/${T}/"}]}
+    """)
+    assert "mapping 'b' (mappings[1]): field 'transform': undefined variable ${T}" in out
+    assert "mapping 'a'" not in out
+
+
+def test_parameter_type_and_tier_defaults_apply_to_parameter_store_destinations_only():
+    m = load("""
+        version: 1
+        defaults: {destination: {region: us-west-2, type: String, tier: Advanced, kms_key_id: alias/k}}
+        mappings:
+          - {id: a, source: prod/a, destination: dr/a}
+          - {id: b, source: prod/b, destination: {name: /dr/b, service: ssm}}
+          - {id: c, source: prod/c, destination: {name: /dr/c, service: ssm, type: SecureString}}
+    """)
+    a, b, c = (x.destinations[0] for x in m.mappings)
+    assert (a.parameter_type, a.tier, a.kms_key_id) == (None, None, "alias/k")
+    assert (b.parameter_type, b.tier, b.kms_key_id) == ("String", "Advanced", None)
+    assert (c.parameter_type, c.kms_key_id) == ("SecureString", "alias/k")
