@@ -38,6 +38,10 @@ class UndefinedVariable(VariableError, KeyError):
         self.defined = sorted(defined)
         self.chain = chain  # the variables whose values led to the reference, outermost first
 
+    def with_defined(self, names: Iterable[str]) -> UndefinedVariable:
+        """The same error listing ``names`` as defined (a caller that knows the whole scope)."""
+        return UndefinedVariable(self.name, dict.fromkeys(names, ""), self.chain)
+
     def __str__(self) -> str:
         via = "".join(f"${{{c}}} uses " for c in self.chain)
         return f"{via}undefined variable ${{{self.name}}} (defined: {', '.join(self.defined) or 'none'})"
