@@ -52,14 +52,14 @@ def gnu_sed(script: str, text: str, *, limit: bool = False) -> subprocess.Comple
                           preexec_fn=_limit_memory if limit else None, timeout=60, check=False)
 
 
-def ours(script: str, text: str) -> bytes:
-    return parse_script(script).apply(text, time.monotonic() + 30).encode()
+def ours(script: str, text: str, timeout: float = 30) -> bytes:
+    return parse_script(script).apply(text, time.monotonic() + timeout).encode()
 
 
-def assert_same(script: str, text: str) -> None:
+def assert_same(script: str, text: str, timeout: float = 30) -> None:
     ref = gnu_sed(script, text)
     assert ref.returncode == 0, ref.stderr
-    assert ours(script, text) == ref.stdout, f"{script!r} on {text[:200]!r}"
+    assert ours(script, text, timeout) == ref.stdout, f"{script!r} on {text[:200]!r}"
 
 
 # --- size: refused at load, as GNU sed refuses -----------------------------------------------------
@@ -207,7 +207,7 @@ def test_classes_and_case_equal_gnu_sed_on_every_code_point() -> None:
             parse_script(rule)
         except SedSyntaxError:
             continue
-        assert_same(rule, text)
+        assert_same(rule, text, timeout=900)  # a million characters, \b at most of them
 
 
 @pytest.mark.slow
@@ -230,9 +230,9 @@ def test_generated_tables_are_glibcs() -> None:
 @gnu
 @pytest.mark.parametrize("rule", ["s/[[:alnum:]]+/<&>/gI", "s/b/X/I", "/x/Id"])
 def test_an_upper_case_longer_in_utf8_fails_the_item_under_i(rule: str) -> None:
-    # GNU sed splits a run of two alphanumerics here (offsets lost in glibc's upper-casing): a
-    # matcher bug with no rule to mirror, so the item fails instead
-    assert gnu_sed("s/[[:alnum:]]+/<&>/gI", "ȿȿ\n").stdout == "<ȿ><ȿ>\n".encode()
+    # GNU sed's answer to s/[[:alnum:]]+/<&>/gI on "ȿȿ" varies from run to run: "<ȿ><ȿ>", or
+    # "<ȿ\xc8>\xbf" (a split character). glibc loses offsets when upper-casing makes a character
+    # longer; there is no rule to mirror, so the item fails instead. Without I all is well:
     assert gnu_sed("s/[[:alnum:]]+/<&>/g", "ȿȿ\n").stdout == "<ȿȿ>\n".encode()
     with pytest.raises(TransformError, match="upper case is longer"):
         ours(rule, "abȿ\n")

@@ -43,7 +43,7 @@ MAX_REGEX_UNITS = 1 << 16
 MAX_SCRIPT_UNITS = 1 << 18  # the sum over one script's regexes
 # The translated pattern's length bounds the regex module's compile time (~5-20 us a character,
 # so about 1 s at most) and memory; each class used adds its set (up to ~2,000 characters) once.
-MAX_TRANSLATED_CHARS = 1 << 16
+MAX_TRANSLATED_CHARS = 1 << 17
 MAX_SCRIPT_TRANSLATED_CHARS = 1 << 22  # the sum over one script: bounds a script's memory (~16 MB)
 MAX_GROUP_DEPTH = 100  # the regex module's parser recurses per nesting level
 _COMPILE_FLAGS = regex.POSIX | regex.V0 | regex.DOTALL
