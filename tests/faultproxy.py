@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +65,12 @@ class Faults:
     deny_in: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
     # op -> answers for its next calls, one used per call: deterministic transient faults
     fail_next: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    # (op, predicate on the request body, answer): deny only the requests the predicate picks
+    # (e.g. AssumeRole of one role ARN: moto's STS assumes any role)
+    deny_when: list[tuple[str, Callable[[bytes], bool], tuple[int, str, str]]] = field(default_factory=list)
+    # op -> how many of its next calls reach AWS but lose their answer (the connection is reset
+    # after AWS answered): a crash between the write and its acknowledgement
+    lose_answer: dict[str, int] = field(default_factory=dict)
     only_ops: frozenset[str] | None = None  # random faults only for these ops
     # ListSecrets lags on AWS: secrets with these names are left out of its answers
     hide_from_list: frozenset[str] = frozenset()
@@ -158,6 +165,8 @@ class FaultProxy:
         if f.latency:
             time.sleep(f.latency)
         denied = f.deny.get(op) or (f.deny_in.get((op, _region(h))) if f.deny_in else None)
+        if denied is None and f.deny_when:
+            denied = next((a for o, pick, a in f.deny_when if o == op and pick(body)), None)
         if denied is not None:
             status, code, message = denied
             self.injected["deny"] += 1
@@ -211,7 +220,14 @@ class FaultProxy:
                 time.sleep(f.stall_seconds)
         if op == "ListSecrets":
             return self._forward(h, body, hide=f.hide_from_list, stale=f.stale_versions)
-        return self._forward(h, body)
+        if f.aws_semantics and service == "ssm" and op == "DescribeParameters":
+            return self._describe_parameters(h, body)
+        with self._lock:
+            lose = f.lose_answer.get(op, 0) > 0
+            if lose:
+                f.lose_answer[op] -= 1
+                self.injected["lost_answer"] += 1
+        return self._forward(h, body, answer=not lose)
 
     def _scheduled_for_deletion(self, h: BaseHTTPRequestHandler, secret_id: str) -> bool:
         # Ask moto itself, with the caller's headers (moto reads account and region from them).
@@ -227,8 +243,42 @@ class FaultProxy:
             conn.close()
         return resp.status == 200 and doc.get("DeletedDate") is not None
 
+    def _describe_parameters(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        """DescribeParameters as AWS pages it: up to MaxResults (50) a page; moto pages by 10.
+
+        moto's NextToken is an offset, so pages are joined and cut at MaxResults."""
+        req = json.loads(body or b"{}")
+        want = int(req.get("MaxResults") or 10)
+        start = int(req.get("NextToken") or 0)
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive",
+                                                                          "content-length")}
+        params: list[Any] = []
+        token: str | None = str(start)
+        while token is not None and len(params) < want:
+            conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+            try:
+                conn.request("POST", h.path, body=json.dumps({**req, "NextToken": token}), headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            finally:
+                conn.close()
+            if resp.status != 200:
+                return _error(h, "ssm", resp.status, "InternalServerError", "upstream failed")
+            doc = json.loads(data)
+            params += doc.get("Parameters", [])
+            token = doc.get("NextToken") or None
+        out: dict[str, Any] = {"Parameters": params[:want]}
+        if len(params) > want or token is not None:
+            out["NextToken"] = str(start + want)
+        data = json.dumps(out).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/x-amz-json-1.1")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
     def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset(),
-                 stale: dict[str, dict[str, list[str]]] | None = None) -> None:
+                 stale: dict[str, dict[str, list[str]]] | None = None, *, answer: bool = True) -> None:
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
@@ -237,6 +287,12 @@ class FaultProxy:
             data = resp.read()
         finally:
             conn.close()
+        if not answer:  # AWS acted; the caller never hears of it
+            s = h.connection
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.close_connection = True
+            s.close()
+            return
         if (hide or stale) and resp.status == 200:
             doc = json.loads(data)
             doc["SecretList"] = [e for e in doc.get("SecretList", []) if e.get("Name") not in hide]
@@ -259,8 +315,8 @@ def _operation(h: BaseHTTPRequestHandler, body: bytes) -> tuple[str, str]:
     target = h.headers.get("X-Amz-Target")
     if target:
         prefix, _, op = target.rpartition(".")
-        service = {"secretsmanager": "secretsmanager", "GraniteServiceVersion20100801": "cloudwatch"}.get(
-            prefix, prefix.lower())
+        service = {"secretsmanager": "secretsmanager", "GraniteServiceVersion20100801": "cloudwatch",
+                   "AmazonSSM": "ssm", "AWSOrganizationsV20161128": "organizations"}.get(prefix, prefix.lower())
         return service, op
     if "/operation/" in h.path:  # smithy rpc-v2 (CloudWatch in new botocore)
         parts = h.path.rstrip("/").split("/")

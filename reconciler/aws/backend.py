@@ -97,10 +97,9 @@ class Backend:
         async def ssm_call(op: str, params: dict[str, Any], api_class: SsmApi) -> dict[str, Any]:
             return await api(op, params, quota_class=cast(ApiClass, str(api_class.value)))
 
-        store = ParameterStore(ssm_call, region=region, account=account, partition=partition_of(region))
-        # The engine keys readers by the store's identity; ParameterStore does not take it yet.
-        setattr(store, "identity", identity)  # noqa: B010
-        return cast(Store, store)
+        # cast: no stage moves, restores or recovery windows (see ssm's docstring); the planner never asks
+        return cast(Store, ParameterStore(ssm_call, region=region, account=account,
+                                          partition=partition_of(region), identity=identity))
 
     def api(self, service: str, identity: Identity, region: str, *, account: str = "-") -> _BoundApi:
         """Any other service (Organizations, SSM) through the same caller: ``await api(op, params)``."""

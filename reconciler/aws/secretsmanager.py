@@ -16,6 +16,7 @@ from .breaker import Breaker
 from .call import Caller, CallSpec, method_name
 from .errors import ACCESS_CODES
 from .identity import Identity
+from .store import WriteSpec
 
 SERVICE = "secretsmanager"
 
@@ -27,6 +28,7 @@ class SecretsManager:
 
     service = SERVICE
     batch_size = BATCH_GET_MAX_IDS
+    writes_description_with_value = False  # UpdateSecret sets it alone
 
     def __init__(self, *, caller: Caller, client: ClientGetter, identity: Identity, region: str,
                  account: str) -> None:
@@ -121,8 +123,14 @@ class SecretsManager:
 
     # --- writes --------------------------------------------------------------------------------
 
+    def check_value(self, value: SecretValue, options: WriteSpec) -> None:
+        """Any string or binary fits (the transform already bounds its output to a secret's size)."""
+        del value, options
+
     async def create(self, name: str, token: str, value: SecretValue, *, kms_key_id: str | None,
-                     description: str | None, tags: dict[str, str]) -> dict[str, Any]:
+                     description: str | None, tags: dict[str, str],
+                     options: WriteSpec | None = None) -> dict[str, Any]:
+        del options  # the key is ``kms_key_id``; type and tier are Parameter Store's
         params: dict[str, Any] = {"Name": name, "ClientRequestToken": token, "Tags": _tag_list(tags)}
         _put_value(params, value)
         if kms_key_id:
@@ -133,8 +141,8 @@ class SecretsManager:
         return result
 
     async def put_value(self, secret_id: str, token: str, value: SecretValue, *,
-                        description: str | None = None) -> list[str]:
-        del description  # Secrets Manager keeps the description apart: set_description
+                        description: str | None = None, options: WriteSpec | None = None) -> list[str]:
+        del description, options  # Secrets Manager keeps the description apart: set_description
         params: dict[str, Any] = {"SecretId": secret_id, "ClientRequestToken": token}
         _put_value(params, value)
         resp = await self.call("PutSecretValue", **params)

@@ -21,6 +21,15 @@ ListTagsForResource) before it writes anything.
 
 A source parameter's version id is its Version as a string, in listings and in value reads alike,
 so the token the engine derives is the same whichever it saw first.
+
+A PutParameter retried after its answer was lost (the first attempt landed) adds one more version
+than predicted: the facade sees the Version in the answer miss its prediction and writes once more
+with the marker moved on, so a retried write still ends in sync within the run.
+
+No version stages, no recovery window: ``move_current`` and ``restore`` are never asked of this
+store (the planner never decides them: a parameter's versions never carry a token, and a listed
+parameter is never scheduled for deletion), and the description is written with the value
+(``writes_description_with_value``), never alone.
 """
 
 from __future__ import annotations
@@ -32,17 +41,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._constants import STAGE_CURRENT
+from .._exceptions import ItemError
 from .._types import SecretMeta, SecretValue
+from .identity import Identity
+from .store import WriteSpec
 
 __all__ = [
     "DESCRIBE_PAGE_SIZE",
     "GET_PARAMETERS_MAX_NAMES",
     "MAX_DESCRIPTION_CHARS",
+    "BinaryNotSupported",
     "ParamTier",
     "ParamType",
     "ParameterStore",
     "SsmApi",
     "SsmCall",
+    "TooLargeForTier",
     "WriteOptions",
     "parameter_arn",
     "parameter_name",
@@ -87,14 +101,31 @@ class WriteOptions:
     tier: ParamTier | None = None
     kms_key_id: str | None = None
 
+    @classmethod
+    def of(cls, options: WriteOptions | WriteSpec | None, kms_key_id: str | None = None) -> WriteOptions:
+        """The options of a store-neutral ``WriteSpec`` (the manifest's words), or these."""
+        if isinstance(options, WriteOptions):
+            return options
+        spec = options or WriteSpec(kms_key_id=kms_key_id)
+        return cls(type=ParamType(spec.parameter_type or ParamType.SECURE_STRING.value),
+                   tier=ParamTier(spec.tier) if spec.tier else None, kms_key_id=spec.kms_key_id or kms_key_id)
+
 
 SsmCall = Callable[[str, dict[str, Any], SsmApi], Awaitable[dict[str, Any]]]
 """``await call("DescribeParameters", {...}, SsmApi.DESCRIBE)`` -> response; paced, retried,
 counted and error-translated by the backend (so a missing parameter raises NotFoundError)."""
 
 
-class TooLargeForTier(ValueError):
+class TooLargeForTier(ItemError, ValueError):
     """The value does not fit the destination's tier; the message names sizes, never content."""
+
+    type_name = "ValueTooLargeForTier"
+
+
+class BinaryNotSupported(ItemError, ValueError):
+    """A binary secret has no Parameter Store form (parameters hold text)."""
+
+    type_name = "BinaryNotSupported"
 
 
 def parameter_name(name_or_arn: str) -> str:
@@ -137,14 +168,22 @@ class ParameterStore:
 
     service = "ssm"
     batch_size = GET_PARAMETERS_MAX_NAMES
+    writes_description_with_value = True  # the token marker lives in the description
 
-    def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws") -> None:
+    def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws",
+                 identity: Identity | None = None) -> None:
         self._call = call
         self.region = region
         self.account = account
         self.partition = partition
+        self.identity = identity or Identity()
         # name -> current Version as last observed: the base of the next write's prediction
         self._versions: dict[str, int] = {}
+        # ARN -> name as listed: an ARN cannot tell "a/b" from "/a/b" (see parameter_name)
+        self._names: dict[str, str] = {}
+
+    def _name(self, name_or_arn: str) -> str:
+        return self._names.get(name_or_arn) or parameter_name(name_or_arn)
 
     def __repr__(self) -> str:
         return f"ParameterStore({self.account}, {self.region})"
@@ -178,7 +217,7 @@ class ParameterStore:
 
     async def describe(self, name_or_arn: str) -> SecretMeta | None:
         """Full metadata of one parameter, tags included; None if it does not exist."""
-        name = parameter_name(name_or_arn)
+        name = self._name(name_or_arn)
         resp = await self._call("DescribeParameters", {"ParameterFilters": [
             {"Key": "Name", "Option": "Equals", "Values": [name]}]}, SsmApi.DESCRIBE)
         entries = resp.get("Parameters") or []
@@ -194,8 +233,10 @@ class ParameterStore:
         version = int(entry["Version"])
         self._versions[name] = version
         description, token, marked = split_marker(entry.get("Description"))
+        arn = parameter_arn(self.partition, self.region, self.account, name)
+        self._names[arn] = name
         return SecretMeta(
-            arn=parameter_arn(self.partition, self.region, self.account, name),
+            arn=arn,
             name=name,
             versions={str(version): [STAGE_CURRENT]},  # no older versions worth moving to
             tags=tags or {},
@@ -217,7 +258,7 @@ class ParameterStore:
         from .._exceptions import NotFoundError
 
         assert len(ids) <= GET_PARAMETERS_MAX_NAMES
-        names = {i: parameter_name(i) for i in ids}
+        names = {i: self._name(i) for i in ids}
         resp = await self._call("GetParameters", {"Names": sorted(set(names.values())), "WithDecryption": True},
                                 SsmApi.GET)
         by_name = {p["Name"]: p for p in resp.get("Parameters") or []}
@@ -234,35 +275,45 @@ class ParameterStore:
 
     # --- writes --------------------------------------------------------------------------------
 
+    def check_value(self, value: SecretValue, options: WriteOptions | WriteSpec | None) -> None:
+        """Raise TooLargeForTier / BinaryNotSupported for a value PutParameter would refuse."""
+        opts = WriteOptions.of(options)
+        if value.binary is not None:
+            raise BinaryNotSupported("the source is a binary secret; a parameter holds text only")
+        size = len((value.string or "").encode("utf-8"))
+        limit = STANDARD_MAX_BYTES if opts.tier in (None, ParamTier.STANDARD) else ADVANCED_MAX_BYTES
+        if size > limit:
+            raise TooLargeForTier(f"the value is {size} bytes; tier {(opts.tier or ParamTier.STANDARD).value} "
+                                  f"holds {limit} (set tier: Advanced or Intelligent-Tiering for up to "
+                                  f"{ADVANCED_MAX_BYTES})")
+
     async def create(self, name: str, token: str, value: SecretValue, *, description: str | None,
-                     tags: dict[str, str], options: WriteOptions = WriteOptions()) -> dict[str, Any]:
-        kwargs = self._put_kwargs(name, token, value, description, 1, options)
+                     tags: dict[str, str], kms_key_id: str | None = None,
+                     options: WriteOptions | WriteSpec | None = None) -> dict[str, Any]:
+        kwargs = self._put_kwargs(name, token, value, description, 1, WriteOptions.of(options, kms_key_id))
         kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]  # only without Overwrite
         resp = await self._call("PutParameter", kwargs, SsmApi.PUT)
         self._versions[name] = int(resp.get("Version", 1))
         return resp
 
-    async def put_value(self, name_or_arn: str, token: str, value: SecretValue, *, description: str | None,
-                        options: WriteOptions = WriteOptions()) -> list[str]:
-        name = parameter_name(name_or_arn)
-        predicted = self._versions.get(name, 0) + 1
-        kwargs = self._put_kwargs(name, token, value, description, predicted, options)
-        kwargs["Overwrite"] = True
-        resp = await self._call("PutParameter", kwargs, SsmApi.PUT)
-        self._versions[name] = int(resp.get("Version", predicted))
+    async def put_value(self, name_or_arn: str, token: str, value: SecretValue, *, description: str | None = None,
+                        options: WriteOptions | WriteSpec | None = None) -> list[str]:
+        name = self._name(name_or_arn)
+        opts = WriteOptions.of(options)
+        for _attempt in range(2):  # a second time only when a lost answer made the marker miss
+            predicted = self._versions.get(name, 0) + 1
+            kwargs = self._put_kwargs(name, token, value, description, predicted, opts)
+            kwargs["Overwrite"] = True
+            resp = await self._call("PutParameter", kwargs, SsmApi.PUT)
+            self._versions[name] = int(resp.get("Version", predicted))
+            if self._versions[name] == predicted:
+                break
         return [STAGE_CURRENT]  # a parameter's new version is always the current one
 
     def _put_kwargs(self, name: str, token: str, value: SecretValue, description: str | None, version: int,
                     options: WriteOptions) -> dict[str, Any]:
-        if value.binary is not None:
-            raise TooLargeForTier("a binary value cannot be written to Parameter Store")
+        self.check_value(value, options)
         text = value.string or ""
-        size = len(text.encode("utf-8"))
-        limit = STANDARD_MAX_BYTES if options.tier in (None, ParamTier.STANDARD) else ADVANCED_MAX_BYTES
-        if size > limit:
-            raise TooLargeForTier(f"the value is {size} bytes; tier {(options.tier or ParamTier.STANDARD).value} "
-                                  f"holds {limit} (set tier: Advanced or Intelligent-Tiering for up to "
-                                  f"{ADVANCED_MAX_BYTES})")
         kwargs: dict[str, Any] = {"Name": name, "Value": text, "Type": options.type.value,
                                   "Description": with_marker(description, token, version)}
         if options.tier is not None:
@@ -272,15 +323,15 @@ class ParameterStore:
         return kwargs
 
     async def tag(self, name_or_arn: str, tags: dict[str, str]) -> None:
-        await self._call("AddTagsToResource", {"ResourceType": "Parameter", "ResourceId": parameter_name(name_or_arn),
+        await self._call("AddTagsToResource", {"ResourceType": "Parameter", "ResourceId": self._name(name_or_arn),
                                                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]},
                          SsmApi.WRITE)
 
     async def untag(self, name_or_arn: str, keys: list[str]) -> None:
         await self._call("RemoveTagsFromResource", {"ResourceType": "Parameter",
-                                                    "ResourceId": parameter_name(name_or_arn), "TagKeys": keys},
+                                                    "ResourceId": self._name(name_or_arn), "TagKeys": keys},
                          SsmApi.WRITE)
 
     async def delete(self, name_or_arn: str) -> None:
         """DeleteParameter is immediate and has no recovery window: callers must decide to allow it."""
-        await self._call("DeleteParameter", {"Name": parameter_name(name_or_arn)}, SsmApi.WRITE)
+        await self._call("DeleteParameter", {"Name": self._name(name_or_arn)}, SsmApi.WRITE)

@@ -20,6 +20,7 @@ Positional parameters are positional-only (``/``): a store names them in its own
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .._exceptions import BackendError
@@ -29,12 +30,28 @@ from .identity import Identity
 StoreService = Literal["secretsmanager", "ssm"]
 
 
+@dataclass(frozen=True, slots=True)
+class WriteSpec:
+    """How the manifest asks for a destination to be written, in the manifest's words.
+
+    Store-neutral: each store reads what applies to it (Secrets Manager the KMS key; Parameter
+    Store the type, the tier and the KMS key of a SecureString) and ignores the rest.
+    """
+
+    kms_key_id: str | None = None
+    parameter_type: str | None = None  # String | StringList | SecureString (Parameter Store)
+    tier: str | None = None  # Standard | Advanced | Intelligent-Tiering (Parameter Store)
+
+
 class Store(Protocol):
     service: str  # "secretsmanager" | "ssm": for the report's run-level error scope
     batch_size: int  # ids ``get_values`` takes per call
     identity: Identity
     account: str
     region: str
+    # True when the description can only be written together with a value (Parameter Store keeps
+    # the token in it): a description change is then a value write, never ``set_description``.
+    writes_description_with_value: bool
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -56,15 +73,25 @@ class Store(Protocol):
 
     # --- writes --------------------------------------------------------------------------------
 
+    def check_value(self, value: SecretValue, options: WriteSpec, /) -> None:
+        """Raise an ``ItemError`` if ``value`` cannot be written with ``options`` (size, kind).
+
+        Called before any write and by ``plan --diff``, so a value the store would refuse fails
+        its item with a clear type before any call; messages name sizes, never content.
+        """
+        ...
+
     async def create(self, name: str, token: str, value: SecretValue, /, *, kms_key_id: str | None,
-                     description: str | None, tags: dict[str, str]) -> dict[str, Any]: ...
+                     description: str | None, tags: dict[str, str],
+                     options: WriteSpec | None = None) -> dict[str, Any]: ...
 
     async def put_value(self, secret_id: str, token: str, value: SecretValue, /, *,
-                        description: str | None = None) -> list[str]:
+                        description: str | None = None, options: WriteSpec | None = None) -> list[str]:
         """Write a new current value under ``token``; the stages the written version holds.
 
         ``description`` is the manifest's, for stores that keep the token beside it (Parameter
-        Store); Secrets Manager keeps it apart (``set_description``) and ignores it here.
+        Store); Secrets Manager keeps it apart (``set_description``) and ignores it here, as it
+        ignores ``options`` (a secret's type and key are set when it is created).
         """
         ...
 
