@@ -93,7 +93,9 @@ def test_decide_follows_the_spec_table(src, dst, on_existing, description, want)
 def test_decide_sets_ownership_tags_on_create_and_adopt():
     desired = Desired(owner="o", mapping_id="api/*", on_existing="adopt", extra_tags={"CostCenter": "42"})
     d = decide(source=source(), source_version="v1", token=TOKEN, dest=None, desired=desired)
-    assert d.tags == {"CostCenter": "42", TAG_OWNER: "o", TAG_SOURCE: SRC, TAG_MAPPING: "api/_"}
+    # reconciler:tags: the ledger of extra tag keys the reconciler set (engine.tagledger)
+    assert d.tags == {"CostCenter": "42", TAG_OWNER: "o", TAG_SOURCE: SRC, TAG_MAPPING: "api/_",
+                      "reconciler:tags": "CostCenter"}
 
 
 # --- filter_plan ---------------------------------------------------------------------------------

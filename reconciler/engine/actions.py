@@ -23,9 +23,10 @@ class Action(StrEnum):
     ORPHAN = "orphan"
 
 
-# The report's totals, in this order (delete and orphan arrive with the lifecycle work).
+# The report's totals, in this order.
 ACTIONS: tuple[Action, ...] = (Action.CREATE, Action.UPDATE, Action.IN_SYNC, Action.CONFLICT,
-                               Action.SOURCE_MISSING, Action.FAILED, Action.DEFERRED)
+                               Action.SOURCE_MISSING, Action.FAILED, Action.DEFERRED, Action.DELETE,
+                               Action.ORPHAN)
 # Decisions that write nothing: the item is finished as soon as one is made.
 SETTLED: frozenset[Action] = frozenset({Action.CONFLICT, Action.SOURCE_MISSING, Action.IN_SYNC})
 
@@ -37,6 +38,7 @@ class Op(StrEnum):
     CREATE = "create"  # CreateSecret with value and tags
     PUT = "put"  # PutSecretValue with the token
     STAGE = "stage"  # the wanted version exists: move AWSCURRENT to it
+    DELETE = "delete"  # schedule deletion with the recovery window (engine.lifecycle; never forced)
 
 
 class Mode(StrEnum):

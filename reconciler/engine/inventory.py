@@ -44,6 +44,7 @@ class Scope:
     found: dict[str, SecretMeta] = field(default_factory=dict)
     listed: list[SecretMeta] = field(default_factory=list)  # in name order, for prefix matches
     unobserved: dict[str, ObserveError] = field(default_factory=dict)  # DescribeSecret failed
+    owned: list[SecretMeta] | None = None  # the owner's secrets here (observe_owned); None: not listed
 
     @property
     def account(self) -> str:
@@ -73,6 +74,10 @@ class Inventory:
                 endpoint, error = None, exc
             scope = self._scopes.setdefault(key, Scope(service, identity, region, endpoint, error))
         return scope
+
+    def scopes(self) -> list[Scope]:
+        """Every scope this run has opened (sources and destinations)."""
+        return list(self._scopes.values())
 
     def source_scope(self, m: MappingSpec) -> Scope:
         s = m.source
@@ -147,6 +152,19 @@ class Inventory:
                 scope.exact.add(name)
         await self._list([s for s in self._scopes.values() if s.exact - set(s.found)], only_new=True)
 
+    async def observe_owned(self, scopes: list[Scope], owner: str) -> None:
+        """One listing per destination scope of the secrets ``owner`` owns (SPEC "Lifecycle").
+
+        It serves drift and orphans at once: the destinations it finds need no listing by name
+        (``observe_destinations`` then lists only new or foreign names), and what no item maps to
+        is an orphan (engine.lifecycle). Scheduled deletions are included (ours are restored).
+        """
+        async with anyio.create_task_group() as tg:
+            for scope in scopes:
+                if scope.endpoint is not None and scope.error is None and scope.owned is None:
+                    scope.owned = []
+                    tg.start_soon(self._list_one, scope, None, owner)
+
     def unobserved_error(self, scope: Scope, secret_id: str) -> ObserveError | None:
         """Why ``secret_id`` in ``scope`` could not be observed, or None if it was."""
         if scope.endpoint is None or scope.error is not None:
@@ -175,13 +193,17 @@ class Inventory:
                 for values in filter_plan(names, prefixes):
                     tg.start_soon(self._list_one, scope, values)
 
-    async def _list_one(self, scope: Scope, values: list[str] | None) -> None:
+    async def _list_one(self, scope: Scope, values: list[str] | None, owner: str | None = None) -> None:
+        """List by name prefixes ``values``, or (``owner`` given) the secrets ``owner`` owns."""
         assert scope.endpoint is not None
         try:
             async with self._limiter:
                 if self.deadline.passed():  # SPEC: no new work after the deadline; listing included
                     raise DeadlineExceeded("ListSecrets: the run's deadline passed")
-                async for meta in scope.endpoint.list_secrets(values):
+                listing = scope.endpoint.list_secrets(values) if owner is None else scope.endpoint.list_owned(owner)
+                async for meta in listing:
+                    if owner is not None and scope.owned is not None:
+                        scope.owned.append(meta)
                     if meta.name in scope.found and not meta.deleted and scope.found[meta.name].deleted:
                         scope.found[meta.name] = meta  # a live secret wins over a deleted namesake
                     else:

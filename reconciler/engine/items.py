@@ -106,13 +106,24 @@ def decide_item(item: Item, source_version: str | None, owner: str) -> Decision:
     if item.source is not None and source_version is not None and spec.transform is not None:
         want = token(item, source_version)
     desired = Desired(owner=owner, mapping_id=spec.mapping.id, on_existing=spec.mapping.on_existing,
-                      extra_tags=dict(spec.dest_spec.tags), description=spec.dest_spec.description)
+                      extra_tags=dict(spec.dest_spec.tags), description=spec.dest_spec.description,
+                      on_source_deleted=spec.mapping.on_source_deleted, source_key=_source_key(spec))
     decision = decide(source=item.source, source_version=source_version, token=want, dest=item.dest,
                       desired=desired)
     if item.source is not None and spec.transform is not None:
         previous = {token(item, v) for v in item.source.versions if v != source_version}
         decision = refine_reason(decision, item.dest, previous)
     return decision
+
+
+def _source_key(spec: ItemSpec) -> tuple[str, str, str] | None:
+    """(account, region, name) of the item's source, known even when the source is gone."""
+    src = spec.mapping.source
+    if src.is_arn:
+        parts = src.name.split(":")
+        return (parts[4], parts[3], name_from_id(src.name)) if len(parts) > 5 else None
+    endpoint = spec.source_endpoint
+    return None if endpoint is None else (endpoint.account, endpoint.region, spec.source_name)
 
 
 class TransformCache:

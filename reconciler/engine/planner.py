@@ -12,7 +12,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from .._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE, TOKEN_NAMESPACE
-from .._types import SecretMeta, same_source
+from .._types import SecretMeta, name_from_id, same_source
+from . import tagledger
 from .actions import ACTIONS, Action, Op
 
 __all__ = ["ACTIONS", "CONFLICT", "CREATE", "DEFERRED", "FAILED", "IN_SYNC", "OP_CREATE", "OP_NONE", "OP_PUT",
@@ -41,11 +42,19 @@ class Desired:
     on_existing: str  # fail | adopt (the manifest's closed set)
     extra_tags: dict[str, str] = field(default_factory=dict)
     description: str | None = None
+    on_source_deleted: str = "keep"  # keep | delete (SPEC "Lifecycle")
+    # (account, region, name) of the source, for a source that is gone (its ARN unknown)
+    source_key: tuple[str, str, str] | None = None
 
     def tags(self, source_arn: str) -> dict[str, str]:
-        # a default mapping id is the source name, "*" included: not a valid tag value in AWS
-        mapping = _TAG_UNSAFE.sub("_", self.mapping_id)[:256]
-        return {**self.extra_tags, TAG_OWNER: self.owner, TAG_SOURCE: source_arn, TAG_MAPPING: mapping}
+        return {**self.extra_tags, TAG_OWNER: self.owner, TAG_SOURCE: source_arn,
+                TAG_MAPPING: mapping_tag(self.mapping_id)}
+
+
+def mapping_tag(mapping_id: str) -> str:
+    """The ``reconciler:mapping`` value of a mapping id (a default id is the source name, "*" included:
+    not a valid tag value in AWS)."""
+    return _TAG_UNSAFE.sub("_", mapping_id)[:256]
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,9 @@ class Decision:
     adopt: bool = False
     tags: dict[str, str] = field(default_factory=dict)  # tags to set (only those that differ)
     description: str | None = None  # description to set, if it differs
+    # then (SPEC "Lifecycle", engine.tagledger): tag keys to remove, and the ledger's final value
+    untag: tuple[str, ...] = ()
+    tags_after: dict[str, str] = field(default_factory=dict)
 
     @property
     def needs_value(self) -> bool:
@@ -65,12 +77,14 @@ class Decision:
 
 def decide(*, source: SecretMeta | None, source_version: str | None, token: str | None,
            dest: SecretMeta | None, desired: Desired) -> Decision:
+    if dest is not None and (written_by := written_elsewhere(dest)):
+        return Decision(CONFLICT, f"destination is {written_by}: never written by the reconciler")
     if source is None or source.deleted or source_version is None or token is None:
-        why = "source is scheduled for deletion" if source is not None and source.deleted else "source not found"
-        return Decision(SOURCE_MISSING, why)
+        return _source_gone(source, dest, desired)
     want_tags = desired.tags(source.arn)
     if dest is None:
-        return Decision(CREATE, "destination does not exist", OP_CREATE, tags=want_tags)
+        return Decision(CREATE, "destination does not exist", OP_CREATE,
+                        tags={**want_tags, **tagledger.for_create(desired.extra_tags)})
 
     owner = dest.tags.get(TAG_OWNER)
     adopt = False
@@ -88,22 +102,26 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
     tags = {k: v for k, v in want_tags.items() if dest.tags.get(k) != v}
     if TAG_SOURCE in tags and not adopt and same_source(dest.tags.get(TAG_SOURCE, ""), source.arn):
         tags.pop(TAG_SOURCE)  # same source under a re-created ARN: keep the tag as written
+    # Tags the manifest dropped go, but only those the ledger says we set (engine.tagledger).
+    ledger = tagledger.steps(dest.tags, desired.extra_tags, trusted=not adopt)
+    tags.update(ledger.first)
+    untag, after = ledger.remove, ledger.after
     # AWS returns no Description for an empty one: None and "" are the same description.
     description = desired.description if (desired.description is not None
                                           and desired.description != (dest.description or "")) else None
     restore = dest.deleted
     current = dest.current_version
+    # the metadata part of every update below; each sets its reason, op and restore
+    meta = Decision(UPDATE, "", adopt=adopt, tags=tags, description=description, untag=untag, tags_after=after)
     if current == token:
         if restore:
-            return Decision(UPDATE, "destination was scheduled for deletion", restore=True, adopt=adopt,
-                            tags=tags, description=description)
-        if tags or description is not None:
-            return Decision(UPDATE, "tags or description out of step", adopt=adopt, tags=tags,
-                            description=description)
+            return replace(meta, reason="destination was scheduled for deletion", restore=True)
+        if tags or untag or description is not None:
+            return replace(meta, reason="tags or description out of step")
         return Decision(IN_SYNC, "in sync")
     if token in dest.versions:
-        return Decision(UPDATE, "wanted version exists but is not current (source rolled back)", OP_STAGE,
-                        restore=restore, adopt=adopt, tags=tags, description=description)
+        return replace(meta, reason="wanted version exists but is not current (source rolled back)", op=OP_STAGE,
+                       restore=restore)
     if adopt:
         reason = "adopting an existing destination"
     elif restore:
@@ -112,7 +130,40 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
         reason = "destination has no current version"
     else:
         reason = "source changed, or destination changed outside the reconciler"
-    return Decision(UPDATE, reason, OP_PUT, restore=restore, adopt=adopt, tags=tags, description=description)
+    return replace(meta, reason=reason, op=OP_PUT, restore=restore)
+
+
+def written_elsewhere(dest: SecretMeta) -> str | None:
+    """What else writes ``dest`` (SPEC "Lifecycle": a native replica, a rotation), or None."""
+    if dest.primary_region:
+        return f"a native replica of a secret in {dest.primary_region}"
+    if dest.rotation_enabled:
+        return "rotated by its own rotation function"
+    return None
+
+
+def _source_gone(source: SecretMeta | None, dest: SecretMeta | None, desired: Desired) -> Decision:
+    """The source is missing or scheduled for deletion: source_missing, or with
+    ``on_source_deleted: delete`` the destination we own from that very source is deleted."""
+    why = "source is scheduled for deletion" if source is not None and source.deleted else "source not found"
+    if desired.on_source_deleted != "delete" or dest is None:
+        return Decision(SOURCE_MISSING, why)
+    if dest.tags.get(TAG_OWNER) != desired.owner or not _fed_by(dest, source, desired.source_key):
+        return Decision(SOURCE_MISSING, f"{why}; the destination is not ours from this source, so it is kept")
+    if dest.deleted:
+        return Decision(SOURCE_MISSING, f"{why}; the destination is scheduled for deletion too")
+    return Decision(Action.DELETE, f"{why} (on_source_deleted: delete)", Op.DELETE)
+
+
+def _fed_by(dest: SecretMeta, source: SecretMeta | None, source_key: tuple[str, str, str] | None) -> bool:
+    """``dest``'s source tag names this source: by ARN when known, else by (account, region, name)."""
+    tagged = dest.tags.get(TAG_SOURCE, "")
+    if source is not None:
+        return same_source(tagged, source.arn)
+    if source_key is None or not tagged.startswith("arn:"):
+        return False
+    parts = tagged.split(":")
+    return len(parts) > 5 and (parts[4], parts[3], name_from_id(tagged)) == source_key
 
 
 def refine_reason(decision: Decision, dest: SecretMeta | None, previous_tokens: set[str]) -> Decision:

@@ -15,8 +15,9 @@ from .._report import Report
 from ..aws.backend import Backend
 from ..aws.call import CallStats
 from .actions import Mode
-from .inventory import Inventory
+from .inventory import Inventory, Scope
 from .items import Expander, Item, Unit, refuse_shared_destinations
+from .lifecycle import Lifecycle, destination_unknown, find_orphans
 from .options import Options
 from .results import Results
 from .scheduler import Deadline, Scheduler
@@ -52,15 +53,23 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
             mappings, only = restrict(mappings, options.sources, region)
         results = Results(report.run_id, region, options.progress)
         inventory = Inventory(backend, region, concurrency, deadline)
+        # SPEC "Lifecycle": only a run that sees the whole manifest may call anything an orphan.
+        whole = not (options.select or options.shard or options.sources is not None
+                     or options.retry_failed is not None)
         items = await _observe(inventory, Expander(inventory, results, region, options.run_shard, only), mappings,
-                               results)
+                               results, owner=settings.owner if whole else None)
         items = [i for i in items if retried(i.spec.key, options.retry_failed)]
         report.errors = inventory.errors()
-        await _converge(items, options, settings.owner, concurrency, deadline, results)
+        lifecycle = Lifecycle(mode=options.run_mode, prune=settings.prune, owner=settings.owner, results=results,
+                              deadline=deadline, concurrency=concurrency)
+        if whole:
+            _orphans(inventory, items, report, lifecycle, settings.owner)
+        await _converge(items, options, settings.owner, concurrency, deadline, results, lifecycle)
+        await lifecycle.settle()
     # manifest order, then source and destination: stable across runs, easy to diff in CI
     ordered = sorted(items, key=lambda i: (i.spec.mapping.index, i.spec.source_name, i.spec.dest.region,
                                            i.spec.dest.name))
-    report.items = [i.result for i in ordered if i.result is not None]
+    report.items = [i.result for i in ordered if i.result is not None] + lifecycle.orphan_results
     report.api_calls = dict(stats.calls)
     report.retries = dict(stats.retries)
     report.throttles = dict(stats.throttles)
@@ -71,14 +80,18 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
 
 
 async def _observe(inventory: Inventory, expander: Expander, mappings: list[MappingSpec],
-                   results: Results) -> list[Item]:
+                   results: Results, *, owner: str | None = None) -> list[Item]:
     """Sources first (prefixes must be listed before their destinations are known), then destinations.
 
-    Every item whose source or destination could not be observed finishes here, failed or deferred:
-    not listed never means "does not exist".
+    With ``owner`` (a run of the whole manifest), each destination scope is listed once by owner
+    tag first: that finds the existing destinations and the orphans, and only the names it did
+    not find are listed by name. Every item whose source or destination could not be observed
+    finishes here, failed or deferred: not listed never means "does not exist".
     """
     await inventory.observe_sources(mappings, expander.only)
     items = await expander.expand(mappings)
+    if owner is not None:
+        await inventory.observe_owned(await _destination_scopes(inventory, mappings, items), owner)
     wanted = [(inventory.dest_scope(i.spec.dest_spec, i.spec.dest.region), i.spec.dest.name)
               for i in items if i.result is None]
     await inventory.observe_destinations(wanted)
@@ -99,11 +112,40 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     return items
 
 
+async def _destination_scopes(inventory: Inventory, mappings: list[MappingSpec], items: list[Item]) -> list[Scope]:
+    """Every scope the manifest writes to: from the mappings (so a prefix with no member left still
+    has its scope listed for orphans), and from the items (destinations whose account is found at run time)."""
+    scopes: dict[int, Scope] = {}
+    for m in mappings:
+        for d in m.destinations:
+            if d.accounts is None and not d.identity.per_account:
+                scope = await inventory.scope(d.service, d.identity, d.region or inventory.default_region)
+                scopes[id(scope)] = scope
+    for item in items:
+        if item.spec.dest_endpoint is not None and not destination_unknown(item):
+            scope = inventory.dest_scope(item.spec.dest_spec, item.spec.dest.region)
+            scopes[id(scope)] = scope
+    return list(scopes.values())
+
+
+def _orphans(inventory: Inventory, items: list[Item], report: Report, lifecycle: Lifecycle, owner: str) -> None:
+    """Hand the orphans to ``lifecycle``, unless anything the run needed went unobserved (engine.lifecycle)."""
+    scopes = inventory.scopes()
+    why = ("run-level errors" if report.errors else
+           "a listing failed" if any(s.error is not None or s.unobserved for s in scopes) else
+           "an item's destination is unknown" if any(destination_unknown(i) for i in items) else None)
+    if why is not None:
+        log.warning("orphans not looked for", extra={"run_id": report.run_id, "reason": why})
+        return
+    owned = [(s.endpoint, s.owned) for s in scopes if s.endpoint is not None and s.owned is not None]
+    lifecycle.add_orphans(find_orphans(owned, items, owner))
+
+
 async def _converge(items: list[Item], options: Options, owner: str, concurrency: int, deadline: Deadline,
-                    results: Results) -> None:
+                    results: Results, lifecycle: Lifecycle) -> None:
     read_ahead = ReadAhead(reads_values=options.mode == Mode.RUN or options.diff)
     pipeline = UnitPipeline(options.run_mode, options.diff, owner, results, read_ahead,
-                            Writer(owner, options.diff, results))
+                            Writer(owner, options.diff, results), lifecycle)
     units: dict[tuple[str, str], Unit] = {}
     for item in items:
         if item.result is None and pipeline.redecide(item, item.source.current_version if item.source else None):

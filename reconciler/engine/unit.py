@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -15,6 +16,9 @@ from .items import Item, Unit, decide_item
 from .reader import ValueReader
 from .results import Results
 from .writer import Writer
+
+if TYPE_CHECKING:
+    from .lifecycle import Lifecycle
 
 
 class ReadAhead:
@@ -55,7 +59,8 @@ class ReadAhead:
 
 class UnitPipeline:
     def __init__(self, mode: Mode, diff: bool, owner: str, results: Results, read_ahead: ReadAhead,
-                 writer: Writer) -> None:
+                 writer: Writer, lifecycle: Lifecycle | None = None) -> None:
+        self.lifecycle = lifecycle  # takes the items decided ``delete``; deletes (or not) at the run's end
         self.mode = mode
         self.diff = diff
         self.owner = owner
@@ -91,10 +96,22 @@ class UnitPipeline:
             return
         # 2. Moving AWSCURRENT back writes no value, so nothing else would prove the source
         #    really is at that version: a lagging listing would otherwise roll a copy back.
-        if any(i.decision is not None and i.decision.op == Op.STAGE for i in live):
+        #    Likewise a source listed as scheduled for deletion is confirmed before its copy is
+        #    deleted (SPEC "Lifecycle"; a source not found at all was described by the inventory).
+        if any(i.decision is not None and (i.decision.op == Op.STAGE or (i.decision.op == Op.DELETE
+                                                                          and i.source is not None))
+               for i in live):
             if not await self._confirm_source(live):
                 return
             live = [i for i in live if i.result is None]
+        deleting = [i for i in live if i.decision is not None and i.decision.op == Op.DELETE]
+        if deleting:
+            assert self.lifecycle is not None
+            for item in deleting:
+                self.lifecycle.add_item(item)  # deleted at the run's end, after the prune guard
+            live = [i for i in live if i.result is None and i not in deleting]
+            if not live:
+                return
         needs_value = [i for i in live if i.decision is not None and i.decision.needs_value]
         value: SecretValue | None = None
         if needs_value and self.read_ahead.reads_values:

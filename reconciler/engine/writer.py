@@ -140,7 +140,11 @@ class Writer:
         elif d.op == Op.STAGE:
             await ep.move_current(arn, want, item.dest.current_version)
         if d.tags and not d.adopt:
-            await ep.tag(arn, d.tags)
+            await ep.tag(arn, d.tags)  # with the ledger widened to cover what the untag drops next
+        if d.untag:  # engine.tagledger: this order keeps a crash between any two calls recoverable
+            await ep.untag(arn, list(d.untag))
+        if d.tags_after:
+            await ep.tag(arn, d.tags_after)
         if d.description is not None:
             await ep.set_description(arn, d.description)
         self.results.finish(item, d.action, d.reason, value=payload)

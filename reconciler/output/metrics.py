@@ -61,6 +61,8 @@ class MetricName(str, Enum):
     SOURCE_MISSING = "SourceMissing"
     DEFERRED = "Deferred"
     RUN_DURATION = "RunDuration"
+    ORPHAN = "Orphan"  # SPEC "Lifecycle": owned secrets no mapping writes (the dashboard's name)
+    DELETED = "Deleted"  # scheduled for deletion (run mode only; a plan deletes nothing)
 
 
 class SinkName(str, Enum):
@@ -77,7 +79,8 @@ COUNT, MS, BYTES = MetricUnit.COUNT.value, MetricUnit.MILLISECONDS.value, Metric
 # action -> the per-route count metric it feeds
 _BY_ACTION = {"create": MetricName.DRIFT_DETECTED, "update": MetricName.DRIFT_DETECTED,
               "in_sync": MetricName.IN_SYNC, "conflict": MetricName.CONFLICT,
-              "source_missing": MetricName.SOURCE_MISSING, "deferred": MetricName.DEFERRED}
+              "source_missing": MetricName.SOURCE_MISSING, "deferred": MetricName.DEFERRED,
+              "orphan": MetricName.ORPHAN}
 _WRITES = frozenset({"create", "update"})
 
 
@@ -134,6 +137,9 @@ def build(report: Report, settings: MetricsSettings) -> Batch:
             batch.add(N.REPLICATION_DURATION, float(item.duration_ms), U.MILLISECONDS, **route)
             if item.size is not None:
                 batch.add(N.SECRET_SIZE, float(item.size), U.BYTES, **route)
+        if action == "delete" and report.mode == "run":
+            # per route only, no dimensionless total: the dashboard sums every series of the name
+            batch.add(N.DELETED, 1, U.COUNT, **route)
         if action == "failed":
             batch.add(N.REPLICATION_FAILURE, 1, U.COUNT, **route, ErrorType=item.error_type or "Unknown")
         if item.transform_ms is not None:
