@@ -173,7 +173,7 @@ def rules(draw):
 TEXT = st.text(alphabet="abxé1 .\n\t", max_size=30)
 
 
-@settings(max_examples=int(os.environ.get("SED_EXAMPLES", "300")), deadline=None,
+@settings(max_examples=int(os.environ.get("SED_EXAMPLES", "200")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(rule=rules(), text=TEXT)
 def test_generated_rules_match_gnu_sed(rule, text):
