@@ -186,8 +186,9 @@ class FaultProxy:
         if service == "ssm" and op in SSM_QUOTA_CLASS and SSM_QUOTA_CLASS[op] in f.quotas:
             with self._lock:
                 ok = f.quotas[SSM_QUOTA_CLASS[op]].take()
-            if not ok:
+            if not ok:  # AWS's answer beyond an SSM quota: 400 ThrottlingException "Rate exceeded"
                 self.injected["quota"] += 1
+                self.injected[f"quota:{SSM_QUOTA_CLASS[op]}"] += 1
                 return _error(h, service, 400, "ThrottlingException", "Rate exceeded")
         eligible = service == "secretsmanager" and (f.only_ops is None or op in f.only_ops)
         if eligible:

@@ -19,8 +19,9 @@ from .._transform import Transform, build_transform
 from .._types import SecretMeta, name_from_id
 from ..aws.call import ItemStats
 from ..aws.store import Store
+from .accounts import AccountDirectory, Target
 from .actions import Action
-from .planner import Decision, Desired, decide, refine_reason, version_token
+from .planner import Decision, Desired, carry_description, decide, refine_reason, version_token
 from .selection import Shard
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ def decide_item(item: Item, source_version: str | None, owner: str) -> Decision:
     if item.source is not None and spec.transform is not None:
         previous = {token(item, v) for v in item.source.versions if v != source_version}
         decision = refine_reason(decision, item.dest, previous)
+    if spec.dest_endpoint is not None and spec.dest_endpoint.writes_description_with_value:
+        decision = carry_description(decision)
     return decision
 
 
@@ -149,13 +152,14 @@ class Expander:
     """Mappings x listed sources x destinations -> items. Items that cannot proceed finish here."""
 
     def __init__(self, inventory: Inventory, results: Results, default_region: str, shard: Shard | None,
-                 only: dict[str, tuple[str, ...]]) -> None:
+                 only: dict[str, tuple[str, ...]], accounts: AccountDirectory | None = None) -> None:
         self.inventory = inventory
         self.results = results
         self.default_region = default_region
         self.shard = shard
         self.only = only  # mapping id -> the member names change events named (prefix mappings)
         self.transforms = TransformCache()
+        self.accounts = accounts  # destinations with `accounts` (SPEC "Organizations")
 
     async def expand(self, mappings: list[MappingSpec]) -> list[Item]:
         items: list[Item] = []
@@ -166,14 +170,52 @@ class Expander:
                 if self._owns(m.id, m.source.name):
                     items.append(self._unlisted(m, src_scope))
                 continue
+            targets = await self._targets(m, src_scope, items)
             for source_name, meta in self.inventory.match_sources(m, self.only):
                 if not self._owns(m.id, source_name):
                     continue
-                for d in m.destinations:
-                    region = d.region or self.default_region
-                    scope = await self.inventory.scope(d.service, d.identity, region)
-                    items.append(self._item(m, d, source_name, meta, src_scope, scope, region))
+                for t in targets:
+                    region = t.spec.region or self.default_region
+                    if t.account is not None and not t.account.active:
+                        items.append(self._not_active(m, t, source_name, meta, src_scope, region))
+                        continue
+                    scope = await self.inventory.scope(t.spec.service, t.spec.identity, region)
+                    items.append(self._item(m, t.spec, source_name, meta, src_scope, scope, region, t.template))
         return items
+
+    async def _targets(self, m: MappingSpec, src_scope: Scope, items: list[Item]) -> list[Target]:
+        """Each destination of ``m``, one per account for a destination with ``accounts``.
+
+        Accounts that could not be discovered are never "none": that destination fails with one
+        item for the mapping (destination null), and its run-level error is the directory's.
+        """
+        targets: list[Target] = []
+        for d in m.destinations:
+            found = await self.accounts.expand(d) if self.accounts is not None else [Target(d, d)]
+            if not isinstance(found, BackendError):
+                targets += found
+            elif self._owns(m.id, m.source.name):
+                item = Item(ItemSpec(m, d, m.source.name + ("*" if m.source.prefix else ""), UNLISTED,
+                                     src_scope.endpoint))
+                self.results.fail_or_defer(item, "could not discover the accounts under the organizational units",
+                                           found)
+                items.append(item)
+        return targets
+
+    def _not_active(self, m: MappingSpec, t: Target, source_name: str, source: SecretMeta | None,
+                    src_scope: Scope, region: str) -> Item:
+        """An item for an account that is not ACTIVE: failed at once, nothing is called there."""
+        assert t.account is not None and self.accounts is not None
+        values = {**dict(t.spec.variables), "REGION": region, "SOURCE_REGION": m.source.region or self.default_region,
+                  "ACCOUNT_ID": t.account.id, "SOURCE_ACCOUNT_ID": src_scope.account, "SECRET_NAME": source_name}
+        try:
+            name = destination_name(m, t.spec, source_name, values)
+        except _variables.UndefinedVariable:
+            name = t.spec.name
+        item = Item(ItemSpec(m, t.spec, source_name, DestinationRef(name, region, t.account.id), src_scope.endpoint),
+                    source=source)
+        self.results.finish(item, Action.FAILED, "the account is not active", error=self.accounts.not_active(t.account))
+        return item
 
     def _owns(self, mapping_id: str, source_name: str) -> bool:
         return self.shard is None or self.shard.owns(mapping_id, source_name)
@@ -186,7 +228,7 @@ class Expander:
         return item
 
     def _item(self, m: MappingSpec, d: DestinationSpec, source_name: str, source: SecretMeta | None,
-              src_scope: Scope, scope: Scope, region: str) -> Item:
+              src_scope: Scope, scope: Scope, region: str, template: DestinationSpec | None = None) -> Item:
         src_ep, dest_ep = src_scope.endpoint, scope.endpoint
         src_region = m.source.region or self.default_region
         dest_account = dest_ep.account if dest_ep else (d.identity.account_hint or "unknown")
@@ -203,7 +245,7 @@ class Expander:
         values["DEST_SECRET_NAME"] = name
         if source is not None:  # the source name of an exact mapping given as an ARN is the listed name
             values["SECRET_NAME"] = source.name
-        transform = self.transforms.get(m, d, values)
+        transform = self.transforms.get(m, template or d, values)  # keyed by the manifest's destination
         ref = DestinationRef(name, region, dest_account)
         item = Item(ItemSpec(m, d, source_name, ref, src_ep, dest_ep,
                              transform if isinstance(transform, Transform) else None), source=source)

@@ -79,6 +79,8 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
            dest: SecretMeta | None, desired: Desired) -> Decision:
     if dest is not None and (written_by := written_elsewhere(dest)):
         return Decision(CONFLICT, f"destination is {written_by}: never written by the reconciler")
+    if dest is not None and not dest.tags_known and (early := _listed_without_tags(dest, token, desired)):
+        return early
     if source is None or source.deleted or source_version is None or token is None:
         return _source_gone(source, dest, desired)
     want_tags = desired.tags(source.arn)
@@ -110,7 +112,7 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
     description = desired.description if (desired.description is not None
                                           and desired.description != (dest.description or "")) else None
     restore = dest.deleted
-    current = dest.current_version
+    current = dest.synced_token or dest.current_version  # a store without stages says which token it holds
     # the metadata part of every update below; each sets its reason, op and restore
     meta = Decision(UPDATE, "", adopt=adopt, tags=tags, description=description, untag=untag, tags_after=after)
     if current == token:
@@ -131,6 +133,34 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
     else:
         reason = "source changed, or destination changed outside the reconciler"
     return replace(meta, reason=reason, op=OP_PUT, restore=restore)
+
+
+def _listed_without_tags(dest: SecretMeta, token: str | None, desired: Desired) -> Decision | None:
+    """A destination listed without its tags (Parameter Store's listing carries none).
+
+    In sync is decided from the listing alone: the token embeds the source ARN and the
+    destination, and only the reconciler writes it. Anything else goes through the engine's
+    confirm step (describe, with tags) and is decided again before any write: a listed-but-tagless
+    destination never gets a write decided from its listing. None: decide as usual (a source that
+    is gone and a destination that is kept needs no tags).
+    """
+    if token is None:
+        return None if desired.on_source_deleted != "delete" else Decision(
+            UPDATE, "listed without its tags: confirmed before anything is decided", Op.NONE)
+    same_description = desired.description is None or desired.description == (dest.description or "")
+    if dest.synced_token == token and same_description:
+        return Decision(IN_SYNC, "in sync")
+    # OP_PUT: most such items are written, so the source value is read ahead in batches
+    return Decision(UPDATE, "listed without its tags: confirmed before anything is written", OP_PUT)
+
+
+def carry_description(decision: Decision) -> Decision:
+    """For a store that writes the description only with a value (Parameter Store keeps its token
+    there): a description change is a value write. The write moves the marker to the new version,
+    so the next run is in sync: it cannot loop."""
+    if decision.description is not None and decision.op == Op.NONE and not decision.restore:
+        return replace(decision, op=Op.PUT, reason="description out of step (written with the value)")
+    return decision
 
 
 def written_elsewhere(dest: SecretMeta) -> str | None:
@@ -168,7 +198,7 @@ def _fed_by(dest: SecretMeta, source: SecretMeta | None, source_key: tuple[str, 
 
 def refine_reason(decision: Decision, dest: SecretMeta | None, previous_tokens: set[str]) -> Decision:
     """Say *which* side moved when the destination still holds a token of an older source version."""
-    ours_before = dest is not None and dest.current_version in previous_tokens
+    ours_before = dest is not None and (dest.synced_token or dest.current_version) in previous_tokens
     if decision.op == OP_STAGE and not decision.restore:
         reason = ("source rolled back: the wanted version exists and is made current" if ours_before else
                   "destination changed outside the reconciler: the wanted version exists and is made current")

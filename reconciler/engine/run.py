@@ -14,6 +14,7 @@ from .._manifest import Manifest, MappingSpec
 from .._report import Report
 from ..aws.backend import Backend
 from ..aws.call import CallStats
+from .accounts import AccountDirectory
 from .actions import Mode
 from .inventory import Inventory, Scope
 from .items import Expander, Item, Unit, refuse_shared_destinations
@@ -53,13 +54,14 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
             mappings, only = restrict(mappings, options.sources, region)
         results = Results(report.run_id, region, options.progress)
         inventory = Inventory(backend, region, concurrency, deadline)
+        accounts = AccountDirectory(backend, settings.organizations, region)  # SPEC "Organizations"
         # SPEC "Lifecycle": only a run that sees the whole manifest may call anything an orphan.
         whole = not (options.select or options.shard or options.sources is not None
                      or options.retry_failed is not None)
-        items = await _observe(inventory, Expander(inventory, results, region, options.run_shard, only), mappings,
-                               results, owner=settings.owner if whole else None)
+        expander = Expander(inventory, results, region, options.run_shard, only, accounts)
+        items = await _observe(inventory, expander, mappings, results, owner=settings.owner if whole else None)
         items = [i for i in items if retried(i.spec.key, options.retry_failed)]
-        report.errors = inventory.errors()
+        report.errors = inventory.errors() + accounts.errors()
         lifecycle = Lifecycle(mode=options.run_mode, prune=settings.prune, owner=settings.owner, results=results,
                               deadline=deadline, concurrency=concurrency)
         if whole:

@@ -11,9 +11,16 @@ from .._constants import STAGE_CURRENT
 from .._exceptions import AlreadyExistsError, DeadlineExceeded, ItemError, TransformError
 from .._types import SecretValue
 from ..aws.call import current_item
+from ..aws.store import WriteSpec
 from .actions import SETTLED, Action, Op
 from .items import Item, decide_item, token
 from .results import Results
+
+
+def write_spec(item: Item) -> WriteSpec:
+    """How the manifest asks for this item's destination to be written (each store reads its part)."""
+    d = item.spec.dest_spec
+    return WriteSpec(kms_key_id=d.kms_key_id, parameter_type=d.parameter_type, tier=d.tier)
 
 
 class Writer:
@@ -45,6 +52,8 @@ class Writer:
         wanted = await self._transformed(item, value)
         current = None
         endpoint = item.spec.dest_endpoint
+        if endpoint is not None:
+            endpoint.check_value(wanted, write_spec(item))  # plan --diff refuses what run would refuse
         if item.dest is not None and endpoint is not None and item.dest.current_version:
             ctx = current_item.set(item.stats)
             try:
@@ -89,6 +98,8 @@ class Writer:
         if d.needs_value:
             assert value is not None
             payload = await self._transformed(item, value)
+            assert item.spec.dest_endpoint is not None
+            item.spec.dest_endpoint.check_value(payload, write_spec(item))  # e.g. over a tier's size: no call
         if d.op == Op.CREATE:
             assert payload is not None
             await self._create(item, value, payload, want, version, retry_on_exists=retry_on_exists)
@@ -104,7 +115,7 @@ class Writer:
         retries_before = item.stats.retries
         try:
             await ep.create(spec.dest.name, want, payload, kms_key_id=spec.dest_spec.kms_key_id,
-                            description=spec.dest_spec.description, tags=d.tags)
+                            description=spec.dest_spec.description, tags=d.tags, options=write_spec(item))
         except AlreadyExistsError:
             if not retry_on_exists:
                 raise
@@ -133,7 +144,10 @@ class Writer:
             await ep.restore(arn)  # only ever our own destination (planner: adopt never restores)
         if d.op == Op.PUT:
             assert payload is not None
-            stages = await ep.put_value(arn, want, payload)
+            # a store that keeps its token in the description (Parameter Store) rewrites it: keep what is there
+            description = item.spec.dest_spec.description
+            stages = await ep.put_value(arn, want, payload, options=write_spec(item),
+                                        description=item.dest.description if description is None else description)
             if STAGE_CURRENT not in stages:
                 # AWS ignores a PutSecretValue whose token already exists: make it current ourselves.
                 await ep.move_current(arn, want, item.dest.current_version)
@@ -145,6 +159,6 @@ class Writer:
             await ep.untag(arn, list(d.untag))
         if d.tags_after:
             await ep.tag(arn, d.tags_after)
-        if d.description is not None:
+        if d.description is not None and not ep.writes_description_with_value:  # else written with the value
             await ep.set_description(arn, d.description)
         self.results.finish(item, d.action, d.reason, value=payload)
