@@ -11,8 +11,8 @@ import random
 import string
 import time
 
-from reconciler import _variables
 from reconciler._transform import StepSpec, build_transform
+from reconciler.manifest import variables as _variables
 
 RULES = r"""
 # 20 rules of the kind a prod -> DR move needs

@@ -15,8 +15,8 @@ _EXPORTS = {
     "ItemError": "_exceptions", "ManifestError": "_exceptions", "PermanentError": "_exceptions",
     "ReconcilerError": "_exceptions", "ThrottlingError": "_exceptions", "TransformError": "_exceptions",
     "TransientError": "_exceptions",
-    "Manifest": "_manifest", "load_manifest": "_manifest", "manifest_from_object": "_manifest",
-    "parse_manifest": "_manifest",
+    "Manifest": "manifest", "load_manifest": "manifest", "manifest_from_object": "manifest",
+    "parse_manifest": "manifest",
     "ItemResult": "output.report", "Report": "output.report", "RunError": "output.report",
     "run_once": "_run",
 }
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
         TransformError,
         TransientError,
     )
-    from ._manifest import Manifest, load_manifest, manifest_from_object, parse_manifest
     from ._run import run_once
     from .engine import Options, reconcile
+    from .manifest import Manifest, load_manifest, manifest_from_object, parse_manifest
     from .output.report import ItemResult, Report, RunError

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "iam-policy":
             from ._iam import policies_for
-            from ._manifest import load_manifest
+            from .manifest.load import load_manifest
 
             print(json.dumps(policies_for(load_manifest(args.manifest)), indent=2))
             return 0
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ._manifest import load_manifest
+    from .manifest.load import load_manifest
 
     m = load_manifest(args.manifest)
     n = sum(len(x.destinations) for x in m.mappings)

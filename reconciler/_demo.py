@@ -48,9 +48,9 @@ def run_demo(*, keep: bool = False) -> int:
     from rich.rule import Rule
     from rich.text import Text
 
-    from ._manifest import load_manifest
     from ._run import run_once
     from .engine import Options
+    from .manifest import load_manifest
     from .output.render import render_text
 
     console = Console()

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._constants import TAG_OWNER
-from ._manifest import DestinationSpec, Identity, Manifest, MappingSpec
+from .manifest.spec import DestinationSpec, Identity, Manifest, MappingSpec
 
 RUNNER: Final = "runner"
 ACCOUNT_PLACEHOLDER: Final = "${AWS::AccountId}"

@@ -11,8 +11,8 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._manifest import Manifest
     from .engine import Options
+    from .manifest.spec import Manifest
     from .output.report import Report
 
     # a path, s3://bucket/key or "-" (stdin); or a manifest already loaded
@@ -27,8 +27,9 @@ async def run_once(manifest: ManifestSource, options: Options, *, sink_override:
     before any AWS write. A metrics failure is logged and never raised (SPEC: Metrics).
     ``log_level`` None leaves logging as the caller set it up.
     """
-    from ._manifest import Manifest, load_manifest
     from .engine import reconcile
+    from .manifest.load import load_manifest
+    from .manifest.spec import Manifest
     from .output import logs
     from .output.metrics import publish
 

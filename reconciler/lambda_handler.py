@@ -198,7 +198,7 @@ def _scheduled_manifest(event: dict[str, Any], env: LambdaEnvironment) -> Any:
         raise InvalidInvocation(f"event input: 'manifest' is refused: this function runs {ENV_MANIFEST_URI} only "
                                 f"(set {ENV_ALLOW_EVENT_MANIFEST}=true to let events name a manifest)")
     if isinstance(spec, dict):
-        from ._manifest import manifest_from_object
+        from .manifest.load import manifest_from_object
 
         return manifest_from_object(spec, origin="<event manifest>", base_dir=env.task_root)
     if not isinstance(spec, str) or not spec:

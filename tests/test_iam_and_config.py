@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler._iam import policies_for
-from reconciler._manifest import load_manifest
+from reconciler.manifest import load_manifest
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 

@@ -20,7 +20,7 @@ from cfn_policies import role_policies
 from policy_eval import evaluate, tag_context
 
 from reconciler._iam import ACCOUNT_PLACEHOLDER, partition_of, policies_for
-from reconciler._manifest import load_manifest
+from reconciler.manifest import load_manifest
 
 HERE = Path(__file__).resolve().parent
 OWNER = "team-a"

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import _variables
 from reconciler._exceptions import ManifestError, TransformError
 from reconciler._transform import (
     COPY,
@@ -31,6 +30,7 @@ from reconciler._transform import (
     parse_seed_transformations,
 )
 from reconciler._transform._jsonpath import MAX_JSONPATH_LENGTH, parse_jsonpath
+from reconciler.manifest import variables as _variables
 
 SEED = Path(__file__).parent / "data" / "seed"
 
@@ -229,7 +229,7 @@ def test_values_nest_at_most_64_levels():
     ("!!set {a, b}", "set"), (".nan", "NaN"), (".inf", "infinity"), ("-.inf", "infinity"),
 ])
 def test_yaml_values_that_are_not_json_exit_2_through_the_manifest(yaml_value, why):
-    from reconciler._manifest import parse_manifest
+    from reconciler.manifest import parse_manifest
 
     text = ("version: 1\nmappings:\n  - id: m\n    source: a\n    destination: {name: b, region: us-west-2}\n"
             f"    transform: [{{json: {{'$.x': {yaml_value}}}}}]\n")

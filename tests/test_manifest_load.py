@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import _manifest_yaml
 from reconciler._exceptions import ManifestError
-from reconciler._manifest import manifest_from_object, parse_manifest
-from reconciler._manifest_files import MAX_RULE_FILE_BYTES, LocalDir, RuleFileError, S3Prefix, read_rule_file
-from reconciler._manifest_yaml import (
+from reconciler.manifest import manifest_from_object, parse_manifest
+from reconciler.manifest import yaml as _manifest_yaml
+from reconciler.manifest.files import MAX_RULE_FILE_BYTES, LocalDir, RuleFileError, S3Prefix, read_rule_file
+from reconciler.manifest.yaml import (
     MAX_MANIFEST_BYTES,
     MAX_YAML_DEPTH,
     MIB,
@@ -199,7 +199,7 @@ def test_a_manifest_over_16_mib_is_refused_before_parsing(write_manifest, run_cl
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("parsed")
 
-    monkeypatch.setattr("reconciler._manifest.load_yaml", never)
+    monkeypatch.setattr("reconciler.manifest.load.load_yaml", never)
     path = write_manifest("# " + "x" * MAX_MANIFEST_BYTES + "\n")
     code, _, err = run_cli("validate", str(path))
     assert code == 2 and "manifest.yaml: the manifest is over the limit of 16 MiB" in err
@@ -225,7 +225,7 @@ def _hostile() -> dict[str, str]:
 _MEASURE = """
 import json, resource, sys, time, tracemalloc
 from reconciler._cli import main
-import reconciler._manifest  # imported before tracing: the peak is the load's, not the imports'
+import reconciler.manifest.load  # imported before tracing: the peak is the load's, not the imports'
 tracemalloc.start() if sys.argv[2] == "trace" else None
 t = time.process_time()
 code = main(["validate", sys.argv[1]])
@@ -451,7 +451,7 @@ def test_s3_manifest_over_16_mib_is_refused_by_its_size(aws, proxy, run_cli, mon
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("parsed")
 
-    monkeypatch.setattr("reconciler._manifest.load_yaml", never)
+    monkeypatch.setattr("reconciler.manifest.load.load_yaml", never)
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="manifests")
     s3.put_object(Bucket="manifests", Key="huge.yaml", Body=b"#" * (MAX_MANIFEST_BYTES + 1))

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from reconciler import _variables
 from reconciler._exceptions import ManifestError
-from reconciler._manifest import Manifest, _check_collisions, parse_manifest
+from reconciler.manifest import Manifest, parse_manifest
+from reconciler.manifest import variables as _variables
+from reconciler.manifest.collisions import check_collisions
 
 
 def load(text: str) -> Manifest:
@@ -432,7 +433,7 @@ def test_five_thousand_mappings_validate_fast():
     # the collision check alone (sorted + bisect) takes ~0.07 s here; a pairwise one takes minutes
     started = time.perf_counter()
     found: list[str] = []
-    _check_collisions(list(m.mappings), "m.yaml", found)
+    check_collisions(list(m.mappings), "m.yaml", found)
     assert found == [] and time.perf_counter() - started < 1
 
 
@@ -493,7 +494,7 @@ def test_iam_names_fill_builtins_used_by_custom_variables():
 
 
 def test_a_json_file_step_reads_the_seed_transformation_file(write_manifest, run_cli):
-    from reconciler._manifest import load_manifest
+    from reconciler.manifest import load_manifest
 
     seed = '{"transformations": [{"path": "$.host", "find": "prod", "replace": "dr"}]}'
     path = write_manifest("""

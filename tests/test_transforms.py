@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import _variables
 from reconciler._exceptions import ManifestError, TransformError
-from reconciler._manifest import parse_manifest
 from reconciler._transform import StepSpec, build_transform
+from reconciler.manifest import parse_manifest
+from reconciler.manifest import variables as _variables
 
 
 def transform(*steps: StepSpec, **values: str):

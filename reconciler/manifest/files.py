@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ._exceptions import ManifestError
-from ._manifest_yaml import MAX_MANIFEST_BYTES, MIB
+from .._exceptions import ManifestError
+from .yaml import MAX_MANIFEST_BYTES, MIB
 
 MAX_RULE_FILE_BYTES = 64 * 1024  # SPEC: a sed_file / json_file is a regular file of at most 64 KiB
 _S3 = "s3://"

@@ -16,7 +16,7 @@ whatever its aliases; duplicate keys are a load error. How that holds:
   (a cycle), nesting deeper than ``MAX_YAML_DEPTH`` and tags outside YAML's safe set, so nothing
   later recurses without bound.
 
-``Marks`` keeps the node graph after loading so an error found later (pydantic, ``_expand``) can
+``Marks`` keeps the node graph after loading so an error found later (pydantic, ``expand``) can
 name the line of the field it is about: ``marks.line(("mappings", 3, "destination", "region"))``.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ._exceptions import ManifestError
+from .._exceptions import ManifestError
 
 MIB = 1024 * 1024
 MAX_MANIFEST_BYTES = 16 * MIB  # SPEC: larger is refused before parsing
@@ -260,7 +260,7 @@ class _Build:
 
 
 class Marks:
-    """Lines of a loaded manifest's nodes, looked up by the path pydantic and ``_expand`` use.
+    """Lines of a loaded manifest's nodes, looked up by the path pydantic and ``expand`` use.
 
     ``Marks(None)`` (``NO_MARKS``) is the manifest given as a Python object (the Lambda event):
     every lookup is None and messages name no line.
