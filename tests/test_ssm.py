@@ -129,6 +129,42 @@ def test_a_description_change_is_written_with_the_value_once_and_then_settles(
     assert "ssm.PutParameter" not in proxy.calls
 
 
+def test_a_change_of_extra_tags_is_seen_from_the_listing_and_applied(
+        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
+    aws.create("prod/db", "hunter2")
+    text = """
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
+        mappings:
+          - {id: db, source: prod/db, destination: {name: /dr/db, service: ssm, tags: %s}}
+    """
+    assert run_cli("run", str(write_manifest(text % "{team: data, tier: gold}")))[0] == 0
+    # WHEN the manifest's tags change (the listing shows none: the token covers them)
+    m = write_manifest(text % "{team: ops}")
+    code, report, _ = run_cli("run", str(m))
+    # THEN the destination is confirmed and its tags follow; a tag the manifest dropped is removed
+    assert code == 0 and report["items"][0]["action"] == "update"
+    tags = param(aws, "/dr/db")["tags"]
+    assert tags["team"] == "ops" and "tier" not in tags and tags["reconciler:owner"] == "secrets-reconciler"
+    proxy.calls.clear()
+    assert run_cli("run", str(m))[1]["totals"]["in_sync"] == 1
+    assert "ssm.PutParameter" not in proxy.calls and "ssm.ListTagsForResource" not in proxy.calls
+
+
+def test_a_description_too_long_for_the_marker_fails_that_item_clearly(
+        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
+    aws.create("prod/db", "hunter2")
+    m = write_manifest(f"""
+        version: 1
+        defaults: {{source: {{region: us-east-1}}, destination: {{region: us-east-1}}}}
+        mappings:
+          - {{id: db, source: prod/db, destination: {{name: /dr/db, service: ssm, description: "{'d' * 1000}"}}}}
+    """)
+    code, report, _ = run_cli("run", str(m))
+    assert code == 1 and report["items"][0]["error"]["type"] == "DescriptionTooLong"
+    assert "ssm.PutParameter" not in proxy.calls
+
+
 def test_a_value_over_4_kb_for_a_standard_destination_fails_before_any_put(
         aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
     aws.create("prod/big", "x" * 5000)

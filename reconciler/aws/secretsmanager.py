@@ -29,6 +29,7 @@ class SecretsManager:
     service = SERVICE
     batch_size = BATCH_GET_MAX_IDS
     writes_description_with_value = False  # UpdateSecret sets it alone
+    listings_carry_tags = True  # ListSecrets answers with each secret's tags
 
     def __init__(self, *, caller: Caller, client: ClientGetter, identity: Identity, region: str,
                  account: str) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "GET_PARAMETERS_MAX_NAMES",
     "MAX_DESCRIPTION_CHARS",
     "BinaryNotSupported",
+    "DescriptionTooLong",
     "ParamTier",
     "ParamType",
     "ParameterStore",
@@ -116,6 +117,12 @@ SsmCall = Callable[[str, dict[str, Any], SsmApi], Awaitable[dict[str, Any]]]
 counted and error-translated by the backend (so a missing parameter raises NotFoundError)."""
 
 
+class DescriptionTooLong(ItemError, ValueError):
+    """The description and the token marker do not fit Parameter Store's 1024 characters."""
+
+    type_name = "DescriptionTooLong"
+
+
 class TooLargeForTier(ItemError, ValueError):
     """The value does not fit the destination's tier; the message names sizes, never content."""
 
@@ -159,7 +166,8 @@ def with_marker(description: str | None, token: str, version: int) -> str:
     marker = f"[reconciler:{token}@{version}]"
     text = f"{description} {marker}" if description else marker
     if len(text) > MAX_DESCRIPTION_CHARS:
-        raise ValueError(f"the description is over {MAX_DESCRIPTION_CHARS - len(marker) - 1} characters")
+        raise DescriptionTooLong(f"the description is over {MAX_DESCRIPTION_CHARS - len(marker) - 1} characters "
+                                 "(Parameter Store's 1024 include the reconciler's marker)")
     return text
 
 
@@ -169,6 +177,7 @@ class ParameterStore:
     service = "ssm"
     batch_size = GET_PARAMETERS_MAX_NAMES
     writes_description_with_value = True  # the token marker lives in the description
+    listings_carry_tags = False  # DescribeParameters has no tags: ``describe`` adds ListTagsForResource
 
     def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws",
                  identity: Identity | None = None) -> None:

@@ -52,6 +52,9 @@ class Store(Protocol):
     # True when the description can only be written together with a value (Parameter Store keeps
     # the token in it): a description change is then a value write, never ``set_description``.
     writes_description_with_value: bool
+    # False when listings carry no tags (Parameter Store): the engine then folds the manifest's
+    # extra tags into the token, so a change of them is seen without describing every destination.
+    listings_carry_tags: bool
 
     # --- reads ---------------------------------------------------------------------------------
 

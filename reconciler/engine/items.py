@@ -96,7 +96,12 @@ def token(item: Item, source_version: str) -> str:
     """SPEC's deterministic ClientRequestToken for this item at that source version."""
     spec = item.spec
     assert item.source is not None and spec.transform is not None
-    return version_token(item.source.arn, source_version, spec.transform.fingerprint,
+    fingerprint = spec.transform.fingerprint
+    if spec.dest_endpoint is not None and not spec.dest_endpoint.listings_carry_tags and spec.dest_spec.tags:
+        # Its listings show no tags (Parameter Store): the token covers the extra tags, so a change
+        # of them is drift seen from the listing, like a change of the transform.
+        fingerprint += "\x1f" + "\x1f".join(f"{k}={v}" for k, v in sorted(spec.dest_spec.tags))
+    return version_token(item.source.arn, source_version, fingerprint,
                          spec.dest.account, spec.dest.region, spec.dest.name)
 
 
