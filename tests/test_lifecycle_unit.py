@@ -336,3 +336,14 @@ def test_a_manifest_whose_tag_keys_overflow_the_ledger_is_refused_at_load() -> N
     with pytest.raises(ManifestError) as exc:
         parse_manifest(text, origin="m.yaml", base_dir=None)
     assert "m.yaml:4" in str(exc.value) and "destination.tags" in str(exc.value) and "reconciler:tags" in str(exc.value)
+
+
+def test_a_rotating_orphan_is_reported_never_deleted() -> None:
+    store = FakeStore()
+    meta = owned("dr/rotating", rotation_enabled=True)
+    store.metas = {meta.arn: meta}
+    lc, _ = lifecycle(enabled=True)
+    lc.add_orphans(find_orphans([(store, [meta])], [], OWNER))  # type: ignore[list-item]
+    anyio.run(lc.settle)
+    [r] = lc.orphan_results
+    assert r.action == Action.ORPHAN and "rotated" in r.reason and store.deleted == []

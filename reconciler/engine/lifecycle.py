@@ -10,7 +10,8 @@ window has passed, so every rule here leans towards doing nothing:
 - An orphan is a secret in a destination scope the manifest writes to, whose ``reconciler:owner``
   is this manifest's owner, that no item writes to and no item reads (a secret the manifest reads
   is never an orphan), that is not scheduled for deletion already, and not a native replica
-  (AWS writes those; its primary's owner decides).
+  (AWS writes those; its primary's owner decides). An orphan with rotation on is reported, never
+  deleted (a rotation function writes it).
 - Deletions (pruned orphans and ``on_source_deleted: delete``) are collected during the run and
   carried out at its end, after the guard: more than ``prune.max_deletes`` and none is done.
   Plan mode applies the same guard, so plan predicts run.
@@ -143,6 +144,9 @@ class Lifecycle:
             if not self.prune.enabled:
                 self._report(orphan, Action.ORPHAN, "owned by this manifest's owner, and no mapping writes it "
                                                     "(settings.prune is off: nothing is deleted)")
+            elif (written_by := written_elsewhere(orphan.meta)) is not None:
+                self._report(orphan, Action.ORPHAN, f"owned, and no mapping writes it; it is {written_by}, "
+                                                    "so prune never deletes it")
             elif orphan.store.service not in RECOVERABLE_SERVICES:
                 self._report(orphan, Action.ORPHAN, f"owned, and no mapping writes it; {orphan.store.service} has "
                                                     "no recovery window, so prune never deletes it")
