@@ -202,7 +202,8 @@ def test_classes_and_case_equal_gnu_sed_on_sampled_code_points() -> None:
 @pytest.mark.slow
 def test_classes_and_case_equal_gnu_sed_on_every_code_point() -> None:
     text = _code_points(1, 64)
-    for rule in [*CLASS_RULES, "s/./Y/g", "s/k+/Y/Ig", "s/s+/Y/Ig", "s/[é]|É/Y/Ig"]:
+    # s/\b/|/g is left to the sampled test: a million empty matches cost minutes here
+    for rule in [*CLASS_RULES[:-1], "s/./Y/g", "s/k+/Y/Ig", "s/s+/Y/Ig", "s/[é]|É/Y/Ig"]:
         try:
             parse_script(rule)
         except SedSyntaxError:
