@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ._constants import TAG_OWNER
+from ._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
 from .manifest.spec import DestinationSpec, Identity, Manifest, MappingSpec
 
 RUNNER: Final = "runner"
@@ -196,6 +196,10 @@ class _Builder:
             (scope.ssm_adopt if service == SSM else scope.sm_adopt).add(arn)
         if delete:
             (scope.ssm_delete if service == SSM else scope.sm_delete).add(arn)
+        if _prune_enabled(self.manifest) and service != SSM:
+            # an orphan is a name the manifest no longer has: any owned secret of the scope (Parameter
+            # Store is never pruned: no recovery window)
+            scope.sm_delete.add(self.arn(service, d.region, d.identity, "", True))
         scope.tag_keys.update(k for k, _ in d.tags)
         region = d.region or _default_region()
         scope.dest_regions[service].add(region or "*")
@@ -337,10 +341,11 @@ def _sm_write_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
         {"Sid": "TagOwnedDestinations", "Effect": "Allow", "Action": ["secretsmanager:TagResource"],
          "Resource": dest, "Condition": {**owned, **_tag_keys_condition(scope)}},
     ]
-    if scope.tag_keys:
-        out.append({"Sid": "UntagOwnedDestinations", "Effect": "Allow", "Action": ["secretsmanager:UntagResource"],
-                    "Resource": dest, "Condition": {**owned, "ForAllValues:StringEquals": {
-                        "aws:TagKeys": sorted(scope.tag_keys)}}})
+    # Tags a manifest dropped are named only in the reconciler:tags ledger, so not knowable here: any
+    # key but the ownership tags may be removed from our own destinations.
+    out.append({"Sid": "UntagOwnedDestinations", "Effect": "Allow", "Action": ["secretsmanager:UntagResource"],
+                "Resource": dest, "Condition": {**owned, "ForAllValues:StringNotEquals": {
+                    "aws:TagKeys": [TAG_OWNER, TAG_SOURCE, TAG_MAPPING]}}})
     if scope.sm_adopt:
         out.append({"Sid": "AdoptUntaggedDestinationsInAdoptPrefixes", "Effect": "Allow",
                     "Action": ["secretsmanager:TagResource"], "Resource": sorted(scope.sm_adopt),
@@ -402,10 +407,10 @@ def _ssm_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
         {"Sid": "TagOwnedParameters", "Effect": "Allow", "Action": ["ssm:AddTagsToResource"],
          "Resource": dest, "Condition": {**owned, **_tag_keys_condition(scope)}},
     ]
-    if scope.tag_keys:
-        out.append({"Sid": "UntagOwnedParameters", "Effect": "Allow", "Action": ["ssm:RemoveTagsFromResource"],
-                    "Resource": dest, "Condition": {**owned, "ForAllValues:StringEquals": {
-                        "aws:TagKeys": sorted(scope.tag_keys)}}})
+    # as for secrets: a dropped key is named only in the reconciler:tags ledger; never the ownership tags
+    out.append({"Sid": "UntagOwnedParameters", "Effect": "Allow", "Action": ["ssm:RemoveTagsFromResource"],
+                "Resource": dest, "Condition": {**owned, "ForAllValues:StringNotEquals": {
+                    "aws:TagKeys": [TAG_OWNER, TAG_SOURCE, TAG_MAPPING]}}})
     if scope.ssm_adopt:
         out.append({"Sid": "AdoptUntaggedParametersInAdoptPrefixes", "Effect": "Allow",
                     "Action": ["ssm:AddTagsToResource"], "Resource": sorted(scope.ssm_adopt),

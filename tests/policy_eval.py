@@ -57,13 +57,19 @@ def _condition(op: str, key: str, wanted_raw: Any, context: Mapping[str, Context
         return (wanted[0].lower() == "true") == (not present)
     if ":" in op:
         qualifier, base = op.split(":", 1)
-        if base not in ("StringEquals", "StringLike"):
+        if base not in ("StringEquals", "StringLike", *_NEGATED):
             raise ValueError(f"operator {op} is not modelled")
         values = [] if actual is None else _as_list(actual)
+
+        def one(v: str) -> bool:  # a negated operator holds for a value that matches none of ``wanted``
+            if base in _NEGATED:
+                return not _single("StringEquals" if base == "StringNotEquals" else "StringLike", wanted, v)
+            return _single(base, wanted, v)
+
         if qualifier == "ForAllValues":
-            return all(_single(base, wanted, v) for v in values)
+            return all(one(v) for v in values)
         if qualifier == "ForAnyValue":
-            return any(_single(base, wanted, v) for v in values)
+            return any(one(v) for v in values)
         raise ValueError(f"qualifier {qualifier} is not modelled")
     if op in _NEGATED:
         if not present:

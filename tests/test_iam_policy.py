@@ -27,6 +27,7 @@ OWNER = "team-a"
 ACCOUNT = "111111111111"
 DEST = f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:dr/app/db-AbCdEf"
 ADOPT = f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:dr/legacy/db-AbCdEf"
+ORPHAN = f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:dr/removed/db-AbCdEf"  # no mapping writes it any more
 SOURCE = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/app/db-AbCdEf"
 KEY = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OURS = {"reconciler:owner": OWNER, "reconciler:source": SOURCE, "reconciler:mapping": "app"}
@@ -148,12 +149,17 @@ CASES: list[tuple[str, str, str, dict[str, str], dict[str, str], list[str] | Non
     ("give our own away", "TagResource", DEST, OURS, {"reconciler:owner": "someone-else"}, None, {}, False),
     ("untag a manifest key from our own", "UntagResource", DEST, OURS, {}, ["CostCenter"], {}, True),
     ("untag our owner tag", "UntagResource", DEST, OURS, {}, ["reconciler:owner"], {}, False),
+    ("untag a key the manifest dropped", "UntagResource", DEST, OURS, {}, ["Team"], {}, True),
+    ("untag the tag ledger", "UntagResource", DEST, OURS, {}, ["reconciler:tags"], {}, True),
+    ("untag our source tag with another", "UntagResource", DEST, OURS, {}, ["Team", "reconciler:source"], {}, False),
     ("untag a key from a foreign one", "UntagResource", DEST, FOREIGN, {}, ["CostCenter"], {}, False),
     ("create with our owner tag", "CreateSecret", DEST, {}, OWNER_TAGS, None, {}, True),
     ("create without an owner tag", "CreateSecret", DEST, {}, {"CostCenter": "1"}, None, {}, False),
     ("create for another owner", "CreateSecret", DEST, {}, {**OWNER_TAGS, **FOREIGN}, None, {}, False),
     ("create outside the destinations", "CreateSecret", SOURCE, {}, OWNER_TAGS, None, {}, False),
     ("schedule deletion of our own", "DeleteSecret", DEST, OURS, {}, None, {}, True),
+    ("prune an orphan of ours (a name the manifest dropped)", "DeleteSecret", ORPHAN, OURS, {}, None, {}, True),
+    ("prune a foreign secret", "DeleteSecret", ORPHAN, FOREIGN, {}, None, {}, False),
     ("delete a foreign secret", "DeleteSecret", DEST, FOREIGN, {}, None, {}, False),
     ("delete an untagged secret", "DeleteSecret", DEST, {}, {}, None, {}, False),
     ("force-delete our own", "DeleteSecret", DEST, OURS, {}, None,
