@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import re
 from collections import defaultdict
@@ -29,6 +30,7 @@ def _default_region() -> str | None:
     return os.environ.get("AWS_DEFAULT_REGION") or None
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a manifest has few distinct identities (load speed)
 def _account_symbol(identity: Identity, accounts: AccountsSelector | None = None) -> str:
     if accounts is not None:  # the same selector fans out to the same accounts
         return "{the accounts under " + ",".join(sorted(set(accounts.organizational_units))) + \
@@ -71,12 +73,14 @@ def _places(m: MappingSpec, default_region: str | None) -> list[_Place]:
     for i, d in enumerate(m.destinations):
         region = d.region or default_region or _UNKNOWN_DEFAULT_REGION
         account = _account_symbol(d.identity, d.accounts)
-        values = {**dict(d.variables), "REGION": region, "SOURCE_REGION": src_region,
-                  "ACCOUNT_ID": account, "SOURCE_ACCOUNT_ID": src_account}
-        try:
-            name = _variables.expand(d.name, values)
-        except _variables.VariableError:
-            continue  # reported with the destination's name
+        name = d.name
+        if "$" in name:  # else expanding is the identity: skip building the values (load speed)
+            values = {**dict(d.variables), "REGION": region, "SOURCE_REGION": src_region,
+                      "ACCOUNT_ID": account, "SOURCE_ACCOUNT_ID": src_account}
+            try:
+                name = _variables.expand(name, values)
+            except _variables.VariableError:
+                continue  # reported with the destination's name
         fname = f"destinations[{i}]" if len(m.destinations) > 1 else "destination"
         out.append(_Place((d.service, region, account), name.removesuffix("*"), name.endswith("*"), m, fname))
     return out

@@ -46,6 +46,9 @@ from .spec import (
 from .steps import TransformChecks, build_steps, step_references
 from .yaml import NO_MARKS, Marks, locate, parse_field
 
+_NAME_PLACEHOLDERS = {k: PLACEHOLDERS[k] for k in NAME_BUILTINS}
+_MEMO_SIZE = 1024  # distinct identities / tag-key sets remembered across endpoints (see _shared_identity)
+
 
 def expand_mappings(model: ManifestModel, origin: str, base_dir: RuleBase | None, problems: list[str],
                     marks: Marks = NO_MARKS) -> list[MappingSpec]:
@@ -165,7 +168,6 @@ def _source(m: MappingModel, src_d: SourceDefaults, problem: Problem) -> SourceR
     return SourceRef(stem, region, identity, prefix, service)
 
 
-
 def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, source: SourceRef,
                  variables: tuple[tuple[str, str], ...] | None, problem: Problem,
                  defined: Callable[[], list[str]]) -> DestinationSpec:
@@ -184,12 +186,10 @@ def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, so
         problem(f"{fname}.description", f"a parameter's description has at most {SSM_MAX_DESCRIPTION} characters")
     dest = DestinationSpec(
         name=d.name, region=d.region or dd.region, identity=identity, kms_key_id=kms,
-        tags=tuple(sorted({**dd.tags, **d.tags}.items())), description=description, variables=variables or (),
+        tags=_merged_tags(dd.tags, d.tags), description=description, variables=variables or (),
         service=service, parameter_type=ptype, tier=tier, accounts=accounts,
     )
-    from ..engine.tagledger import ledger_problem  # the reconciler's tag ledger must fit (SPEC "Lifecycle")
-
-    if (ledger_why := ledger_problem([k for k, _ in dest.tags])) is not None:
+    if (ledger_why := _ledger_problem(tuple(k for k, _ in dest.tags))) is not None:
         problem(f"{fname}.tags", ledger_why)
     if d.name.startswith(ARN_PREFIX):
         problem(f"{fname}.name", "a destination is a name, not an ARN")
@@ -201,9 +201,8 @@ def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, so
         problem(f"{fname}.name", f"'*' appears on one side only (the {side}); use it on both or neither")
     if variables is None:
         return dest
-    name_vars = {**dict(variables), **{k: PLACEHOLDERS[k] for k in NAME_BUILTINS}}
-    try:
-        expanded = _variables.expand(d.name, name_vars)
+    try:  # a name without "$" is its own expansion: no values to build (load speed)
+        expanded = _variables.expand(d.name, {**dict(variables), **_NAME_PLACEHOLDERS}) if "$" in d.name else d.name
     except _variables.UndefinedVariable as exc:
         problem(f"{fname}.name", str(exc.with_defined([*defined(), *NAME_BUILTINS])))
         return dest
@@ -242,6 +241,34 @@ def _store_options(service: Service, d: DestinationEndpoint, dd: DestinationDefa
 
 def _identity(ep: EndpointBase, defaults: EndpointBase) -> Identity:
     if ep.role_arn or ep.profile:
-        return Identity(ep.role_arn, ep.external_id, ep.profile)
-    return Identity(defaults.role_arn, defaults.external_id, defaults.profile)
+        return _shared_identity(ep.role_arn, ep.external_id, ep.profile)
+    return _shared_identity(defaults.role_arn, defaults.external_id, defaults.profile)
+
+
+def _merged_tags(defaults: dict[str, str], own: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """``defaults.destination.tags`` < the destination's own, as sorted pairs."""
+    if not own:  # most destinations: the defaults' tags, sorted once (models are frozen)
+        return _sorted_tags(tuple(defaults.items()))
+    return tuple(sorted({**defaults, **own}.items()))
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _sorted_tags(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(pairs))
+
+
+# Load speed: a manifest names few distinct identities and tag sets across thousands of endpoints.
+# Both functions are pure (an Identity is frozen, so equal ones may be one object); the caches are
+# bounded so a long-lived Lambda loading many manifests keeps a fixed footprint.
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _shared_identity(role_arn: str | None, external_id: str | None, profile: str | None) -> Identity:
+    return Identity(role_arn, external_id, profile)
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _ledger_problem(keys: tuple[str, ...]) -> str | None:
+    """The reconciler's tag ledger must fit the destination's tag keys (SPEC "Lifecycle")."""
+    from ..engine.tagledger import ledger_problem  # here: the engine package imports the manifest
+
+    return ledger_problem(keys)
 

@@ -9,7 +9,7 @@ whatever its aliases; duplicate keys are a load error. How that holds:
   (Explicitly tagged nodes are not counted there; ``!!str a`` is 8 bytes, so a 1 MiB manifest holds
   at most ~130,000 of them, and the build below counts them anyway.)
 - The graph is a DAG: an alias is the very node it names. ``_Build`` turns it into Python objects
-  once per node (aliases share the object) and counts the *expanded* size, every alias written out,
+  once per node (aliases share the object; a scalar is rebuilt) and counts the *expanded* size, every alias written out,
   because everything after loading (pydantic, variable expansion, ``json.dumps``) walks the tree,
   not the graph. Past the budget the manifest is refused, naming the field and the anchor's line.
 - ``_Build`` also refuses duplicate keys (all of them reported), an alias inside its own anchor
@@ -133,6 +133,12 @@ class _Build:
         return _Refused(tuple(self.path), message)
 
     def build(self, node: Node, depth: int) -> tuple[Any, int]:
+        if isinstance(node, ScalarNode):
+            # Not kept in ``done`` (most nodes are scalars: load speed and memory). Same count and
+            # value either way: an alias to a scalar is rebuilt, costing 1 as a hit would, and a
+            # scalar can be in no cycle.
+            self.spend(1, node)
+            return self.scalar(node), 1
         hit = self.done.get(node)
         if hit is not None:  # an alias: downstream sees a full copy, so it costs its full size
             self.spend(hit[1], node)
@@ -141,18 +147,15 @@ class _Build:
             raise self.refuse(f"an alias inside its own anchor (line {node.start_mark.line + 1}) "
                               "makes an endless structure")
         self.spend(1, node)
-        if isinstance(node, ScalarNode):
-            result: tuple[Any, int] = (self.scalar(node), 1)
+        if depth >= MAX_YAML_DEPTH:
+            raise self.refuse(f"nested more than {MAX_YAML_DEPTH} levels deep")
+        self.active.add(node)
+        if isinstance(node, SequenceNode):
+            result = self.sequence(node, depth)
         else:
-            if depth >= MAX_YAML_DEPTH:
-                raise self.refuse(f"nested more than {MAX_YAML_DEPTH} levels deep")
-            self.active.add(node)
-            if isinstance(node, SequenceNode):
-                result = self.sequence(node, depth)
-            else:
-                assert isinstance(node, MappingNode)  # a composed node is a scalar, sequence or mapping
-                result = self.mapping(node, depth)
-            self.active.discard(node)
+            assert isinstance(node, MappingNode)  # a composed node is a scalar, sequence or mapping
+            result = self.mapping(node, depth)
+        self.active.discard(node)
         self.done[node] = result
         return result
 
