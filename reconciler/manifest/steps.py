@@ -14,7 +14,7 @@ from typing import Any
 from .._transform import StepSpec, build_transform, parse_seed_transformations
 from . import variables as _variables
 from .files import RuleBase, RuleFileError, read_rule_file
-from .rules import PLACEHOLDERS
+from .rules import PLACEHOLDERS, Problem
 from .schema import MappingModel
 
 # ``json`` values are bounded so a YAML alias graph cannot expand into millions of nodes later.
@@ -23,7 +23,10 @@ MAX_JSON_VALUE_SIZE = 1024 * 1024
 MAX_JSON_VALUE_DEPTH = 100
 
 
-def build_steps(m: MappingModel, base_dir: RuleBase | None, problem: Any) -> tuple[StepSpec, ...]:
+def build_steps(m: MappingModel, base_dir: RuleBase | None, problem: Problem) -> tuple[StepSpec, ...]:
+    """The mapping's steps, in order. A rule file that cannot be used or a json value that is not
+    JSON is reported and its step left out (the manifest is refused anyway); rules and paths are
+    compiled later, per distinct variable set, by ``TransformChecks``."""
     steps: list[StepSpec] = []
     for i, s in enumerate(m.transform):
         if s.sed is not None:
