@@ -463,3 +463,37 @@ def test_steady_state_with_prune_lists_only(aws, proxy, write_manifest, run_cli)
     assert code == 0 and totals(report) == {"in_sync": 40}
     sm = {k: v for k, v in proxy.calls.items() if k.startswith("secretsmanager.")}
     assert sm == {"secretsmanager.ListSecrets": 2}, sm
+
+
+# --- Parameter Store: no recovery window, never deleted -------------------------------------------
+
+SSM_MAPPINGS = ("  - id: p1\n    source: prod/p1\n    destination: {name: /dr/p1, service: ssm}\n"
+                "  - id: p2\n    source: prod/p2\n    destination: {name: /dr/p2, service: ssm}\n")
+
+
+def test_parameter_store_orphans_are_reported_never_deleted(aws, proxy, write_manifest, run_cli):
+    # GIVEN two secrets copied to parameters, converged
+    seed(aws, "p1", "p2")
+    assert run_cli("run", str(write_manifest(manifest(SSM_MAPPINGS))))[0] == 0
+    # WHEN one mapping is removed and prune is on
+    text = manifest(SSM_MAPPINGS.split("  - id: p2")[0], prune="{enabled: true}")
+    code, report, _ = run_cli("run", str(write_manifest(text)))
+    # THEN the parameter is an orphan, reported with why it is kept, and never deleted
+    assert code == 0 and totals(report) == {"in_sync": 1, "orphan": 1}, report
+    [orphan] = by_action(report, "orphan")
+    assert orphan["destination"]["name"] == "/dr/p2" and "no recovery window" in orphan["reason"]
+    assert "ssm.DeleteParameter" not in proxy.calls
+    assert aws.client("ssm", "us-west-2").get_parameter(Name="/dr/p2")["Parameter"]["Name"] == "/dr/p2"
+
+
+def test_on_source_deleted_delete_on_a_parameter_fails_with_no_recovery_window(aws, proxy, write_manifest,
+                                                                              run_cli):
+    seed(aws, "p1")
+    text = manifest("  - id: p1\n    source: prod/p1\n    destination: {name: /dr/p1, service: ssm}\n"
+                    "    on_source_deleted: delete\n")
+    path = write_manifest(text)
+    assert run_cli("run", str(path))[0] == 0
+    aws.sm().delete_secret(SecretId="prod/p1", RecoveryWindowInDays=7)
+    code, report, _ = run_cli("run", str(path))
+    assert code == 1 and report["items"][0]["error"]["type"] == "NoRecoveryWindow", report["items"]
+    assert "ssm.DeleteParameter" not in proxy.calls

@@ -79,9 +79,12 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
            dest: SecretMeta | None, desired: Desired) -> Decision:
     if dest is not None and (written_by := written_elsewhere(dest)):
         return Decision(CONFLICT, f"destination is {written_by}: never written by the reconciler")
-    if dest is not None and not dest.tags_known and (early := _listed_without_tags(dest, token, desired)):
+    gone = source is None or source.deleted or source_version is None or token is None
+    # a source scheduled for deletion still has versions (and so a token): it is gone all the same
+    if dest is not None and not dest.tags_known and (
+            early := _listed_without_tags(dest, None if gone else token, desired)):
         return early
-    if source is None or source.deleted or source_version is None or token is None:
+    if source is None or source.deleted or source_version is None or token is None:  # gone (narrowed for mypy)
         return _source_gone(source, dest, desired)
     want_tags = desired.tags(source.arn)
     if dest is None:
