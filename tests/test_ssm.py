@@ -210,6 +210,20 @@ def test_a_binary_secret_to_a_parameter_fails_that_item_only(
     assert proxy.calls["ssm.PutParameter"] == 1
 
 
+def test_a_secret_and_a_parameter_of_one_name_are_two_destinations(
+        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
+    aws.create("prod/db", "hunter2")
+    m = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
+        mappings:
+          - {id: db, source: prod/db, destinations: [dr-db, {name: dr-db, service: ssm}]}
+    """)
+    code, report, _ = run_cli("run", str(m))
+    assert code == 0 and [i["action"] for i in report["items"]] == ["create", "create"]
+    assert aws.value("dr-db") == "hunter2" and param(aws, "dr-db")["value"] == "hunter2"
+
+
 # --- ownership ---------------------------------------------------------------------------------
 
 

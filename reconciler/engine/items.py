@@ -271,11 +271,12 @@ def refuse_shared_destinations(items: list[Item], results: Results) -> None:
     The manifest check catches this where accounts are known at load; with profiles or the
     default chain the accounts are known only now.
     """
-    by_place: dict[DestinationRef, list[Item]] = defaultdict(list)
+    # a secret and a parameter of the same name are two places: keyed by service too
+    by_place: dict[tuple[str, DestinationRef], list[Item]] = defaultdict(list)
     for item in items:
         if item.result is None:
-            by_place[item.spec.dest].append(item)
-    for ref, group in by_place.items():
+            by_place[(item.spec.dest_spec.service, item.spec.dest)].append(item)
+    for (_, ref), group in by_place.items():
         if len(group) > 1:
             ids = ", ".join(sorted({f"{i.spec.mapping.id} ({i.spec.source_name})" for i in group}))
             for item in group:
