@@ -176,13 +176,16 @@ def test_a_value_over_4_kb_for_a_standard_destination_fails_before_any_put(
           - {id: big, source: prod/big, destination: {name: /dr/big, service: ssm, tier: Standard}}
           - {id: big2, source: prod/big2, destination: {name: /dr/big2, service: ssm, tier: Advanced}}
     """)
-    # WHEN plan --diff reads the values THEN the Standard one fails with sizes, never content
-    code, report, _ = run_cli("plan", str(m), "--diff")
-    by_id = {i["mapping"]: i for i in report["items"]}
-    assert code == 1 and by_id["big"]["action"] == "failed" and by_id["big2"]["action"] == "create"
-    err = by_id["big"]["error"]
-    assert err["type"] == "ValueTooLargeForTier" and "5000 bytes" in err["message"] and "4096" in err["message"]
-    assert "xxxx" not in json.dumps(report)
+    # WHEN plan runs (it reads the values of what it would write to Parameter Store), with --diff
+    # or without, THEN the Standard one fails with sizes, never content
+    for extra in ((), ("--diff",)):
+        code, report, _ = run_cli("plan", str(m), *extra)
+        by_id = {i["mapping"]: i for i in report["items"]}
+        assert code == 1 and by_id["big"]["action"] == "failed" and by_id["big2"]["action"] == "create"
+        err = by_id["big"]["error"]
+        assert err["type"] == "ValueTooLargeForTier" and "5000 bytes" in err["message"] and "4096" in err["message"]
+        assert "xxxx" not in json.dumps(report)
+    assert "ssm.PutParameter" not in proxy.calls
     # WHEN it runs THEN the same failure, and PutParameter is called for the Advanced one only
     proxy.calls.clear()
     code, report, _ = run_cli("run", str(m))

@@ -30,6 +30,7 @@ class SecretsManager:
     batch_size = BATCH_GET_MAX_IDS
     writes_description_with_value = False  # UpdateSecret sets it alone
     listings_carry_tags = True  # ListSecrets answers with each secret's tags
+    plan_reads_values = False  # any value a transform lets through fits
 
     def __init__(self, *, caller: Caller, client: ClientGetter, identity: Identity, region: str,
                  account: str) -> None:

@@ -178,6 +178,7 @@ class ParameterStore:
     batch_size = GET_PARAMETERS_MAX_NAMES
     writes_description_with_value = True  # the token marker lives in the description
     listings_carry_tags = False  # DescribeParameters has no tags: ``describe`` adds ListTagsForResource
+    plan_reads_values = True  # plan says which values are too large for their tier (check_value)
 
     def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws",
                  identity: Identity | None = None) -> None:

@@ -55,6 +55,9 @@ class Store(Protocol):
     # False when listings carry no tags (Parameter Store): the engine then folds the manifest's
     # extra tags into the token, so a change of them is seen without describing every destination.
     listings_carry_tags: bool
+    # True when the store refuses some values (Parameter Store: over a tier's size, binary), so
+    # ``plan`` reads the source values of the items it would write to it and says so (check_value).
+    plan_reads_values: bool
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -38,9 +38,15 @@ class ReadAhead:
             self._readers[key] = ValueReader(endpoint)
         return self._readers[key]
 
+    def reads(self, items: list[Item]) -> bool:
+        """Whether the values of these items are read: in run mode and plan --diff, and in plan for
+        a destination store that refuses some values (Parameter Store's tiers), to say so."""
+        return self.reads_values or any(i.spec.dest_endpoint is not None and i.spec.dest_endpoint.plan_reads_values
+                                        and i.decision is not None and i.decision.needs_value for i in items)
+
     def announce(self, unit: Unit) -> None:
         first = unit.first
-        if self.reads_values and first.source is not None and first.spec.source_endpoint is not None and any(
+        if self.reads(unit.items) and first.source is not None and first.spec.source_endpoint is not None and any(
                 i.decision is not None and i.decision.needs_value for i in unit.items):
             self.reader(first.spec.source_endpoint).prefetch(first.source.arn)
             unit.announced = True
@@ -114,7 +120,7 @@ class UnitPipeline:
                 return
         needs_value = [i for i in live if i.decision is not None and i.decision.needs_value]
         value: SecretValue | None = None
-        if needs_value and self.read_ahead.reads_values:
+        if needs_value and self.read_ahead.reads(needs_value):
             self.read_ahead.consume(unit)
             value = await self._read_source(live)
             if value is None:

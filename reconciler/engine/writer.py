@@ -38,13 +38,23 @@ class Writer:
             self.results.finish(item, decision.action, decision.reason)
             return
         diff = None
-        if self.diff and value is not None and decision.needs_value:
+        if value is not None and decision.needs_value:  # plan --diff, or a store that refuses some values
             try:
-                diff = await self._diff(item, value)
+                if self.diff:
+                    diff = await self._diff(item, value)
+                else:
+                    await self._check(item, value)
             except (ItemError, DeadlineExceeded) as exc:
-                self.results.fail_or_defer(item, "could not compute the diff", exc)
+                self.results.fail_or_defer(item, "could not compute the diff" if self.diff else
+                                           "the value cannot be written", exc)
                 return
         self.results.finish(item, decision.action, decision.reason, diff=diff)
+
+    async def _check(self, item: Item, value: SecretValue) -> None:
+        """What run would refuse before writing (e.g. a value over its tier's size), said by plan."""
+        wanted = await self._transformed(item, value)
+        if item.spec.dest_endpoint is not None:
+            item.spec.dest_endpoint.check_value(wanted, write_spec(item))
 
     async def _diff(self, item: Item, value: SecretValue) -> dict[str, Any] | None:
         from .._diff import describe_difference
