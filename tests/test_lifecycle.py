@@ -497,3 +497,22 @@ def test_on_source_deleted_delete_on_a_parameter_fails_with_no_recovery_window(a
     code, report, _ = run_cli("run", str(path))
     assert code == 1 and report["items"][0]["error"]["type"] == "NoRecoveryWindow", report["items"]
     assert "ssm.DeleteParameter" not in proxy.calls
+
+
+def test_a_prefix_member_gone_for_good_follows_its_source_under_on_source_deleted_delete(
+        aws, proxy, write_manifest, run_cli):
+    # GIVEN a prefix mapping that follows source deletions, converged (prune off)
+    aws.create("app/s1", "one")
+    aws.create("app/s2", "two")
+    path = write_manifest(manifest(PREFIX + "    on_source_deleted: delete\n"))
+    assert run_cli("run", str(path))[0] == 0
+    # WHEN a member is deleted for good (it is no longer listed: its copy has no item)
+    aws.sm().delete_secret(SecretId="app/s2", ForceDeleteWithoutRecovery=True)
+    code, report, _ = run_cli("plan", str(path))
+    assert code == 3 and totals(report) == {"in_sync": 1, "delete": 1}, report
+    # THEN run confirms the source is gone (DescribeSecret) and schedules the copy's deletion
+    proxy.calls.clear()
+    code, report, _ = run_cli("run", str(path))
+    assert code == 0 and totals(report) == {"in_sync": 1, "delete": 1}, report
+    assert deleted(aws, "dr/app/s2") and not deleted(aws, "dr/app/s1")
+    assert proxy.calls["secretsmanager.DescribeSecret"] >= 2  # the source, then the copy, before deleting

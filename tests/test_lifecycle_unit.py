@@ -347,3 +347,24 @@ def test_a_rotating_orphan_is_reported_never_deleted() -> None:
     anyio.run(lc.settle)
     [r] = lc.orphan_results
     assert r.action == Action.ORPHAN and "rotated" in r.reason and store.deleted == []
+
+
+def test_a_followed_orphan_is_deleted_only_once_its_source_is_confirmed_gone() -> None:
+    from reconciler.engine.lifecycle import Follow
+
+    dest_store, src_store = FakeStore(), FakeStore(account="111111111111", region="us-east-1")
+    gone, lagging = owned("dr/app/gone"), owned("dr/app/lagging")
+    gone.tags[TAG_SOURCE] = "arn:aws:secretsmanager:us-east-1:111111111111:secret:app/gone-AbCdEf"
+    lagging.tags[TAG_SOURCE] = "arn:aws:secretsmanager:us-east-1:111111111111:secret:app/lagging-AbCdEf"
+    for m in (gone, lagging):
+        m.tags[TAG_MAPPING] = "app"
+    dest_store.metas = {gone.arn: gone, lagging.arn: lagging}
+    src_store.metas = {lagging.tags[TAG_SOURCE]: SecretMeta(lagging.tags[TAG_SOURCE], "app/lagging", {}, {})}
+    follow = Follow("app/", src_store)  # type: ignore[arg-type]
+    assert follow.member(gone.tags[TAG_SOURCE]) and not follow.member(SRC)
+    lc, _ = lifecycle(enabled=False)  # no prune: following the source needs none
+    lc.add_orphans(find_orphans([(dest_store, [gone, lagging])], [], OWNER), {"app": follow})  # type: ignore[list-item]
+    anyio.run(lc.settle)
+    # the lagging one's source still exists: not reported, not deleted; the gone one is deleted
+    assert [(r.dest_name, r.action) for r in lc.orphan_results] == [("dr/app/gone", Action.DELETE)]
+    assert [a for a, _ in dest_store.deleted] == [gone.arn]

@@ -17,6 +17,8 @@ window has passed, so every rule here leans towards doing nothing:
   Plan mode applies the same guard, so plan predicts run.
 - A deletion is always DeleteSecret with the recovery window, never forced, and an orphan is
   described again just before: still ours, still live, still not a replica, or it is left alone.
+- An orphan copied from a member of a prefix mapping with ``on_source_deleted: delete`` follows its
+  source (``Follow``): deleted, with or without prune, once DescribeSecret says the source is gone.
 - A store without a recovery window (Parameter Store) is never deleted from: its orphans stay
   ``orphan``, and its ``on_source_deleted: delete`` items fail with ``NoRecoveryWindow``.
 """
@@ -25,21 +27,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import anyio
 
 from .._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
 from .._exceptions import BackendError, DeadlineExceeded, ItemError
-from .._manifest import PruneSettings
+from .._manifest import MappingSpec, PruneSettings
 from .._report import ItemResult
-from .._types import SecretMeta
+from .._types import SecretMeta, name_from_id
 from ..aws.call import ItemStats, current_item
 from ..aws.store import Store
 from .actions import Action, Mode
 from .items import Item
-from .planner import written_elsewhere
+from .planner import mapping_tag, written_elsewhere
 from .results import Results
 from .scheduler import Deadline
 
@@ -86,6 +88,45 @@ class Pending:
     item: Item | None = None
     orphan: Orphan | None = None
     stats: ItemStats = field(default_factory=ItemStats)
+    # an orphan copied from a prefix member whose mapping says on_source_deleted: delete: (the
+    # source's store, its ARN), described before the guard counts it (engine.lifecycle.Follow)
+    source: tuple[Store, str] | None = None
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A prefix mapping with ``on_source_deleted: delete``, as seen from an orphan's tags.
+
+    A member deleted for good has no item any more, so its copy is an orphan; its mapping still
+    says to follow the source. An orphan whose ``reconciler:mapping`` names this mapping and whose
+    ``reconciler:source`` is a member of its prefix (same account and region) is deleted once
+    DescribeSecret confirms the source is gone or scheduled for deletion, with or without prune.
+    """
+
+    prefix: str
+    store: Store  # the source scope's store
+
+    def member(self, source_arn: str) -> bool:
+        parts = source_arn.split(":")
+        if len(parts) < 7 or parts[2] != "secretsmanager" or ":secret:" not in source_arn:
+            return False
+        name = name_from_id(source_arn)
+        return ((parts[4], parts[3]) == (self.store.account, self.store.region)
+                and name.startswith(self.prefix) and name != self.prefix)
+
+
+def follows(mappings: Iterable[MappingSpec], source_store: Callable[[MappingSpec], Store | None]) -> dict[str, Follow]:
+    """The prefix mappings with on_source_deleted: delete, by their ``reconciler:mapping`` tag value.
+
+    Two mappings whose ids give one tag value are ambiguous: neither is followed.
+    """
+    out: dict[str, Follow | None] = {}
+    for m in mappings:
+        store = source_store(m)
+        if m.on_source_deleted == "delete" and m.source.prefix and store is not None:
+            tag = mapping_tag(m.id)
+            out[tag] = None if tag in out else Follow(m.source.name, store)
+    return {tag: f for tag, f in out.items() if f is not None}
 
 
 def in_use(items: Iterable[Item]) -> set[Place]:
@@ -139,9 +180,16 @@ class Lifecycle:
 
     # --- collecting ----------------------------------------------------------------------------
 
-    def add_orphans(self, orphans: list[Orphan]) -> None:
+    def add_orphans(self, orphans: list[Orphan], follows: dict[str, Follow] | None = None) -> None:
+        """``follows``: by ``reconciler:mapping`` tag, the prefix mappings with on_source_deleted: delete."""
         for orphan in orphans:
-            if not self.prune.enabled:
+            follow = (follows or {}).get(orphan.meta.tags.get(TAG_MAPPING, ""))
+            source_arn = orphan.meta.tags.get(TAG_SOURCE, "")
+            if (follow is not None and follow.member(source_arn) and written_elsewhere(orphan.meta) is None
+                    and orphan.store.service in RECOVERABLE_SERVICES):
+                self.pending.append(Pending(orphan.store, orphan.meta.arn, orphan=orphan,
+                                            source=(follow.store, source_arn)))
+            elif not self.prune.enabled:
                 self._report(orphan, Action.ORPHAN, "owned by this manifest's owner, and no mapping writes it "
                                                     "(settings.prune is off: nothing is deleted)")
             elif (written_by := written_elsewhere(orphan.meta)) is not None:
@@ -170,6 +218,7 @@ class Lifecycle:
         """The guard, then the deletions (run mode) or what they would be (plan mode)."""
         # an item the scheduler already finished (abandoned at the hard stop) is not deleted
         pending, self.pending = [p for p in self.pending if p.item is None or p.item.result is None], []
+        pending = await self._sources_gone(pending)
         if len(pending) > self.prune.max_deletes:
             log.error("prune guard", extra={"pending_deletions": len(pending), "max_deletes": self.prune.max_deletes})
             error = PruneGuard(f"the run would delete {len(pending)} secrets, more than prune.max_deletes "
@@ -207,6 +256,37 @@ class Lifecycle:
                 current_item.reset(ctx)
             self._finish(p, Action.DELETE, self._why(p), duration_ms=int((time.monotonic() - started) * 1000))
 
+    async def _sources_gone(self, pending: list[Pending]) -> list[Pending]:
+        """Keep the followed orphans whose source DescribeSecret confirms gone or scheduled for deletion.
+
+        A live source (the listing lagged) drops the orphan from this run: it is not reported. A
+        source that cannot be described leaves the copy an orphan (reported, deleted only under prune).
+        """
+        keep: dict[int, bool] = {}
+
+        async def check(i: int, p: Pending) -> None:
+            assert p.source is not None and p.orphan is not None
+            store, arn = p.source
+            ctx = current_item.set(p.stats)
+            try:
+                fresh = await store.describe(arn)
+            except (BackendError, DeadlineExceeded):
+                p.source = None
+                keep[i] = self.prune.enabled  # an ordinary orphan now
+                if not self.prune.enabled:
+                    self._report(p.orphan, Action.ORPHAN, "owned, and no mapping writes it; its source could "
+                                                          "not be described, so it is kept")
+                return
+            finally:
+                current_item.reset(ctx)
+            keep[i] = fresh is None or fresh.deleted
+
+        async with anyio.create_task_group() as tg:
+            for i, p in enumerate(pending):
+                if p.source is not None:
+                    tg.start_soon(check, i, p)
+        return [p for i, p in enumerate(pending) if keep.get(i, True)]
+
     async def _still_orphan(self, p: Pending) -> bool:
         """Describe the orphan again before deleting it: a listing can lag behind a re-tag or a restore."""
         fresh = await p.store.describe(p.arn)
@@ -217,6 +297,9 @@ class Lifecycle:
         days = self.prune.recovery_window_days
         if p.item is not None and p.item.decision is not None:
             return f"{p.item.decision.reason}: scheduled for deletion, recoverable for {days} days"
+        if p.source is not None:
+            return (f"source not found (on_source_deleted: delete; no mapping writes it any more): scheduled "
+                    f"for deletion, recoverable for {days} days")
         return f"orphan (no mapping writes it; settings.prune): scheduled for deletion, recoverable for {days} days"
 
     # --- results -------------------------------------------------------------------------------

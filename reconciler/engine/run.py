@@ -18,7 +18,7 @@ from .accounts import AccountDirectory
 from .actions import Mode
 from .inventory import Inventory, Scope
 from .items import Expander, Item, Unit, refuse_shared_destinations
-from .lifecycle import Lifecycle, destination_unknown, find_orphans
+from .lifecycle import Lifecycle, destination_unknown, find_orphans, follows
 from .options import Options
 from .results import Results
 from .scheduler import Deadline, Scheduler
@@ -65,7 +65,7 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
         lifecycle = Lifecycle(mode=options.run_mode, prune=settings.prune, owner=settings.owner, results=results,
                               deadline=deadline, concurrency=concurrency)
         if whole:
-            _orphans(inventory, items, report, lifecycle, settings.owner)
+            _orphans(inventory, mappings, items, report, lifecycle, settings.owner)
         await _converge(items, options, settings.owner, concurrency, deadline, results, lifecycle)
         await lifecycle.settle()
     # manifest order, then source and destination: stable across runs, easy to diff in CI
@@ -130,7 +130,8 @@ async def _destination_scopes(inventory: Inventory, mappings: list[MappingSpec],
     return list(scopes.values())
 
 
-def _orphans(inventory: Inventory, items: list[Item], report: Report, lifecycle: Lifecycle, owner: str) -> None:
+def _orphans(inventory: Inventory, mappings: list[MappingSpec], items: list[Item], report: Report,
+             lifecycle: Lifecycle, owner: str) -> None:
     """Hand the orphans to ``lifecycle``, unless anything the run needed went unobserved (engine.lifecycle)."""
     scopes = inventory.scopes()
     why = ("run-level errors" if report.errors else
@@ -140,7 +141,8 @@ def _orphans(inventory: Inventory, items: list[Item], report: Report, lifecycle:
         log.warning("orphans not looked for", extra={"run_id": report.run_id, "reason": why})
         return
     owned = [(s.endpoint, s.owned) for s in scopes if s.endpoint is not None and s.owned is not None]
-    lifecycle.add_orphans(find_orphans(owned, items, owner))
+    lifecycle.add_orphans(find_orphans(owned, items, owner),
+                          follows(mappings, lambda m: inventory.source_scope(m).endpoint))
 
 
 async def _converge(items: list[Item], options: Options, owner: str, concurrency: int, deadline: Deadline,
