@@ -385,11 +385,47 @@ def test_throttled_puts_are_paced_and_retried(aws: Any, proxy: Any, write_manife
         mappings:
           - {id: t, source: "prod/t*", destination: {name: "/dr/t*", service: ssm}}
     """)
-    # GIVEN AWS's PutParameter quota at 3/s, burst 3 (AWS's ThrottlingException answers beyond it)
-    proxy.set_quotas(**{"ssm-put": 3})
+    # GIVEN an account whose PutParameter quota is below the default 3/s the pacer starts at
+    # (the proxy answers AWS's 400 ThrottlingException "Rate exceeded" beyond it)
+    proxy.set_quotas(**{"ssm-put": 1.5})
     code, report, _ = run_cli("run", str(m))
+    # THEN every parameter is created: throttled puts are retried, and the pace comes down
     assert code == 0 and report["totals"]["create"] == 8
-    assert proxy.calls["ssm.PutParameter"] - proxy.injected["quota"] == 8
+    assert proxy.calls["ssm.PutParameter"] - proxy.injected["quota:ssm-put"] == 8
+    assert report["api_calls"]["ssm.PutParameter"] == proxy.calls["ssm.PutParameter"]  # throttled ones included
+    # slowed for the whole fan-out, not one task at a time (a bound, not a race: timing decides the count)
+    assert proxy.injected["quota:ssm-put"] <= 2 * 8
+
+
+def test_planner_never_decides_a_write_from_a_listing_without_tags() -> None:
+    """Pure: a destination listed without tags is in sync by its token, or must be confirmed."""
+    from reconciler._types import SecretMeta
+    from reconciler.engine.actions import Action, Op
+    from reconciler.engine.planner import Desired, carry_description, decide
+
+    source = SecretMeta(arn="arn:aws:secretsmanager:us-east-1:111111111111:secret:s-AbCdEf", name="s",
+                        versions={"v1": ["AWSCURRENT"]}, tags={})
+    token = "0b7c5a3e-1111-5222-8333-944455556666"
+    desired = Desired(owner="me", mapping_id="m", on_existing="adopt", description="d")
+
+    def listed(synced: str | None, description: str | None = "d") -> SecretMeta:
+        return SecretMeta(arn="arn:aws:ssm:us-east-1:111111111111:parameter/p", name="/p",
+                          versions={"3": ["AWSCURRENT"]}, tags={}, description=description, synced_token=synced,
+                          tags_known=False)
+
+    in_sync = decide(source=source, source_version="v1", token=token, dest=listed(token), desired=desired)
+    assert in_sync.action == Action.IN_SYNC
+    for dest in (listed(None), listed("another-token"), listed(token, "old")):
+        d = decide(source=source, source_version="v1", token=token, dest=dest, desired=desired)
+        # not "adopt", not "conflict": nothing is known of its tags until it is described
+        assert (d.action, d.adopt, d.tags) == (Action.UPDATE, False, {}) and "confirmed" in d.reason
+    # once described (tags known, ours), a description change alone is a value write for such a store
+    described = SecretMeta(arn="arn:aws:ssm:us-east-1:111111111111:parameter/p", name="/p",
+                           versions={"3": ["AWSCURRENT"]}, description="old", synced_token=token,
+                           tags={"reconciler:owner": "me", "reconciler:source": source.arn, "reconciler:mapping": "m"})
+    d = decide(source=source, source_version="v1", token=token, dest=described, desired=desired)
+    assert d.op == Op.NONE and d.description == "d"
+    assert carry_description(d).op == Op.PUT
 
 
 # --- both directions, cross-account and cross-region ---------------------------------------------
