@@ -20,20 +20,23 @@ import dataclasses
 import logging
 from typing import Any
 
-from .._exceptions import BackendError, ItemError
+from .._exceptions import BackendError, DeadlineExceeded, ItemError
 from .._manifest import AccountsSelector, DestinationSpec, Identity, OrganizationsSettings
 from .._report import RunError
 from ..aws.arn import Arn, partition_of
 from ..aws.backend import Backend
 from ..aws.organizations import DiscoveryError, OrgAccount, OrgDirectory
 
-__all__ = ["AccountDirectory", "AccountNotActiveError", "Target", "organizations_region"]
+__all__ = ["AccountDirectory", "AccountNotActiveError", "NotDiscovered", "Target", "organizations_region"]
 
 log = logging.getLogger("reconciler")
 
 SERVICE = "organizations"
 # Organizations has one endpoint per partition, in this region.
 _ORG_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-northwest-1"}
+
+
+NotDiscovered = BackendError | DeadlineExceeded  # why an ``accounts`` destination has no accounts this run
 
 
 class AccountNotActiveError(ItemError):
@@ -68,7 +71,7 @@ class AccountDirectory:
         self._region = organizations_region(settings, default_region)
         self._backend = backend
         self._directory: OrgDirectory | None = None
-        self._found: dict[AccountsSelector, list[OrgAccount] | BackendError] = {}
+        self._found: dict[AccountsSelector, list[OrgAccount] | NotDiscovered] = {}
         self._errors: dict[AccountsSelector, RunError] = {}
         self._logged: set[str] = set()
 
@@ -83,20 +86,22 @@ class AccountDirectory:
             self._directory = OrgDirectory(call)
         return self._directory
 
-    async def expand(self, d: DestinationSpec) -> list[Target] | BackendError:
+    async def expand(self, d: DestinationSpec) -> list[Target] | NotDiscovered:
         """The destination itself, or one target per account under its OUs; the error if not observed."""
         if d.accounts is None:
             return [Target(d, d)]
         found = await self._accounts(d.accounts)
-        if isinstance(found, BackendError):
+        if isinstance(found, NotDiscovered):
             return found
         return [Target(d, dataclasses.replace(d, identity=d.identity.for_account(a.id), accounts=None), a)
                 for a in found]
 
-    async def _accounts(self, selector: AccountsSelector) -> list[OrgAccount] | BackendError:
+    async def _accounts(self, selector: AccountsSelector) -> list[OrgAccount] | NotDiscovered:
         if selector not in self._found:
             try:
                 self._found[selector] = await self._call().accounts(selector.organizational_units, selector.exclude)
+            except DeadlineExceeded as exc:  # its items are deferred; a deadline is no run-level error
+                self._found[selector] = exc
             except (BackendError, DiscoveryError) as exc:
                 err = exc if isinstance(exc, BackendError) else BackendError(
                     f"Organizations: {exc}", code="OrganizationsDiscoveryError", operation="ListChildren")

@@ -197,7 +197,7 @@ class Expander:
         targets: list[Target] = []
         for d in m.destinations:
             found = await self.accounts.expand(d) if self.accounts is not None else [Target(d, d)]
-            if not isinstance(found, BackendError):
+            if isinstance(found, list):
                 targets += found
             elif self._owns(m.id, m.source.name):
                 item = Item(ItemSpec(m, d, m.source.name + ("*" if m.source.prefix else ""), UNLISTED,
