@@ -157,3 +157,14 @@ def test_example_manifests_validate(run_cli: Run) -> None:
     for path in paths:
         code, out, err = run_cli("validate", str(path))
         assert code == 0, (path, out, err)
+
+
+def test_organizations_is_called_in_its_partition_endpoint_region() -> None:
+    from reconciler._manifest import OrganizationsSettings
+    from reconciler.engine.accounts import organizations_region
+
+    assert organizations_region(None, "eu-west-1") == "us-east-1"
+    assert organizations_region(OrganizationsSettings(role_arn="arn:aws-us-gov:iam::123456789012:role/r"),
+                                "us-east-1") == "us-gov-west-1"
+    assert organizations_region(None, "cn-north-1") == "cn-northwest-1"
+    assert organizations_region(OrganizationsSettings(region="us-west-2"), "eu-west-1") == "us-west-2"
