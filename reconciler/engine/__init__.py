@@ -10,6 +10,7 @@ One job per module:
   per-scope errors (never "absent" when not observed).
 - ``listing``    which name filters cover a set of names and prefixes (pure).
 - ``items``      items (immutable ``ItemSpec`` + progress), expansion, the transform cache.
+- ``accounts``   destinations with ``accounts``: one per account under the OUs (Organizations), once per run.
 - ``planner``    the pure decision: SPEC's ownership and drift rules.
 - ``scheduler``  the queue, the workers, the stop signal and the deadline (one clock).
 - ``unit``       one source's items: confirm -> read -> plan or write; read-ahead bookkeeping.
