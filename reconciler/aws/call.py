@@ -127,8 +127,19 @@ def method_name(operation: str) -> str:
 
 
 def backoff_delay(retry: RetryConfig, retry_number: int, rng: random.Random) -> float:
-    """Full jitter: uniform in [0, min(max_delay, base_delay * 2**(n-1))] before the n-th retry."""
-    cap = min(retry.max_delay, retry.base_delay * 2 ** (retry_number - 1))
+    """Full jitter: uniform in [0, min(max_delay, base_delay * 2**(n-1))] before the n-th retry.
+
+    The schedule is the ``backoff`` library's ``expo`` generator; the loop around it is ours
+    because the wait must be taken on the run's clock (a fake one in tests) and stop at the run's
+    deadline, and the jitter is drawn from the caller's ``rng`` so tests can seed it.
+    """
+    import backoff
+
+    schedule = backoff.expo(base=2, factor=retry.base_delay, max_value=retry.max_delay)
+    next(schedule)  # backoff's wait generators are primed before their first value
+    cap = 0.0
+    for _ in range(retry_number):
+        cap = float(next(schedule))
     return rng.uniform(0.0, cap)
 
 
