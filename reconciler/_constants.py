@@ -42,7 +42,7 @@ MAX_REQUEST_BYTES = 1_000_000
 MAX_DIMENSIONS_PER_METRIC = 30
 
 # --- transforms --------------------------------------------------------------------------------
-TRANSFORM_ENGINE_VERSION = "1"  # bump when any transform's output for the same input may change
+TRANSFORM_ENGINE_VERSION = "2"  # bump when any transform's output for the same input may change; 2: json kept text
 TRANSFORM_TIMEOUT_SECONDS = 2.0  # wall clock allowed for one item's whole transform chain
 
 # --- tokens ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ memory of hostile scripts, error text) run everywhere.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import resource
@@ -305,6 +306,33 @@ def test_errors_quote_at_most_80_characters_of_the_rule() -> None:
     assert SECRET * 2 not in message
     assert len(message) < 300
     assert "line 1" in message
+
+
+@pytest.mark.parametrize("text", [
+    "AWS_ACCESS_KEY_ID=" + SECRET,
+    "s/a{" + SECRET + "}/x/",
+    "s/a/b/\ns/x/" + SECRET + "/zz",
+    's/"' + SECRET + '"/',
+])
+def test_a_rule_file_error_names_the_line_and_quotes_nothing(text: str) -> None:
+    # GIVEN a file that is not a sed script (a mistyped `sed_file: .env`) WHEN parsed as a file
+    with pytest.raises(SedSyntaxError) as exc:
+        parse_script(text, quote=False)
+    # THEN the message says where and what kind of error, and nothing of the file's text
+    assert SECRET not in str(exc.value) and SECRET[:4] not in str(exc.value)
+    assert re.match(r"line \d+: ", str(exc.value))
+
+
+def test_a_sed_file_error_through_the_manifest_quotes_nothing(tmp_path: Path) -> None:
+    from reconciler._cli import main
+
+    (tmp_path / ".env").write_text("AWS_ACCESS_KEY_ID=" + SECRET + "\n")
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("version: 1\nmappings:\n  - {source: a, destination: {name: b, region: us-west-2},"
+                        " transform: [{sed_file: .env}]}\n")
+    with pytest.raises(SystemExit) as exc, contextlib.redirect_stderr(io.StringIO()) as err:
+        raise SystemExit(main(["validate", str(manifest)]))
+    assert exc.value.code == 2 and "line 1" in err.getvalue() and SECRET[:4] not in err.getvalue()
 
 
 # --- property: generated rules with non-ASCII text and classes ------------------------------------

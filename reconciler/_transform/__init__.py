@@ -11,11 +11,11 @@ __all__ = ["COPY", "IDENTITY", "JsonPathSyntaxError", "JsonValueError", "SedSynt
            "parse_script", "parse_seed_transformations"]
 
 
-def parse_script(text: str) -> Any:
+def parse_script(text: str, *, quote: bool = True) -> Any:
     """Parse sed rules (see ``_sed.parse_script``); imported lazily with the regex engine."""
     from ._sed import parse_script as parse
 
-    return parse(text)
+    return parse(text, quote=quote)
 
 
 def parse_seed_transformations(text: str, label: str) -> tuple[tuple[str, Any], ...]:

@@ -127,7 +127,9 @@ def build_transform(steps: tuple[StepSpec, ...], expand: Callable[..., str]) -> 
                 canonical.append(["json", [a.canonical() for a in json_step.assignments]])
             else:
                 rules = [expand(rule) for rule in step.rules]
-                compiled.append((step.label, SedStep(parse_script("\n".join(rules)))))
+                # a rule file's text is never quoted in errors: it may not be a sed script at all
+                script = parse_script("\n".join(rules), quote=kind is not StepKind.SED_FILE)
+                compiled.append((step.label, SedStep(script)))
                 canonical.append(["sed", rules])
         except TransformSpecError as exc:
             raise type(exc)(f"{step.label}: {exc}") from None

@@ -49,8 +49,30 @@ class _Reader:
         return self.pos >= len(self.text)
 
 
-def parse_script(text: str) -> SedScript:
-    """Parse one rule or a whole sed file (commands separated by newlines or ``;``)."""
+def parse_script(text: str, *, quote: bool = True) -> SedScript:
+    """Parse one rule or a whole sed file (commands separated by newlines or ``;``).
+
+    ``quote=False`` (rule files): errors name the line but quote nothing of the file. A file is
+    not the manifest: a mistyped ``sed_file: .env`` must not print a credential as "the rule".
+    """
+    try:
+        return _parse_script(text)
+    except SedSyntaxError as exc:
+        if quote:
+            raise
+        raise SedSyntaxError(_redact(str(exc))) from None
+
+
+_RULE = re.compile(r", rule '(?:[^'\\]|\\.)*'(?:\.\.\.)?")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\{[^}]*\}")
+
+
+def _redact(message: str) -> str:
+    """The message without any quoted text: what remains is the line number and the kind of error."""
+    return _QUOTED.sub("(not quoted)", _RULE.sub("", message))
+
+
+def _parse_script(text: str) -> SedScript:
     if text.startswith("#n"):
         # GNU sed 4.9 reads a script that starts with "#n" (any "#n...", as -e or -f) as -n: it
         # prints nothing, so the destination would be overwritten with an empty value. Refused
