@@ -327,3 +327,20 @@ def test_numeric_options_are_usage_errors(option: str, value: str, capsys: pytes
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert option in err and "Traceback" not in err
+
+
+def test_the_heartbeat_series_keeps_exact_dimensions_whatever_the_manifest_adds() -> None:
+    from reconciler.manifest import MetricsSettings
+    from reconciler.output.metrics import build, emf_documents
+
+    # GIVEN a manifest that adds its own dimensions to every metric
+    settings = MetricsSettings(dimensions={"Environment": "prod"})
+    report = Report(mode="run", started_at="2026-11-29T00:00:00Z", run_id="r", duration_ms=5)
+    # WHEN the run's batch is built
+    batch = build(report, settings)
+    # THEN RunDuration{Mode=run} (what the stack's heartbeat alarm watches) is still published
+    series = [sorted((d["Name"], d["Value"]) for d in datum["Dimensions"])
+              for datum in batch.datums(settings.dimensions) if datum["MetricName"] == "RunDuration"]
+    assert [("Mode", "run")] in series and [("Environment", "prod"), ("Mode", "run")] in series
+    docs = [d for d in emf_documents(batch, settings, 0) if "RunDuration" in d]
+    assert any(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Mode"]] for doc in docs)

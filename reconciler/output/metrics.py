@@ -105,10 +105,15 @@ class Batch:
         self.units[_str(name)] = _str(unit)
         self.values[(_str(name), None)].append(value)
 
+    def add_exact(self, name: str | MetricName, value: float, unit: str | MetricUnit, **dims: str) -> None:
+        """A series with exactly these dimensions, whatever settings.metrics.dimensions adds elsewhere."""
+        self.units[_str(name)] = _str(unit)
+        self.values[(_str(name), (_EXACT, *sorted(dims.items())))].append(value)
+
     def datums(self, extra_dims: dict[str, str]) -> list[dict[str, Any]]:
         out = []
         for (name, dims), values in sorted(self.values.items(), key=lambda kv: (kv[0][0], kv[0][1] or ())):
-            all_dims = {} if dims is None else {**extra_dims, **dict(dims)}
+            all_dims = _dimensions(dims, extra_dims)
             dimensions = [{"Name": k, "Value": v} for k, v in sorted(all_dims.items())]
             datum: dict[str, Any] = {"MetricName": name, "Dimensions": dimensions, "Unit": self.units[name]}
             counts = Counter(values)
@@ -120,6 +125,18 @@ class Batch:
                                             "Minimum": float(min(values)), "Maximum": float(max(values))}
             out.append(datum)
         return out
+
+
+_EXACT = ("\x00exact", "")  # marks a dimension tuple that takes no extra dimensions
+
+
+def _dimensions(dims: tuple[tuple[str, str], ...] | None, extra: dict[str, str]) -> dict[str, str]:
+    """A series' dimensions: none for a run total, its own only for an exact series, else extra + own."""
+    if dims is None:
+        return {}
+    if dims and dims[0] == _EXACT:
+        return dict(dims[1:])
+    return {**extra, **dict(dims)}
 
 
 def build(report: Report, settings: MetricsSettings) -> Batch:
@@ -153,6 +170,10 @@ def build(report: Report, settings: MetricsSettings) -> Batch:
     for operation, n in sorted(report.throttles.items()):
         batch.add(N.THROTTLING_EVENT, float(n), U.COUNT, Operation=operation)
     batch.add(N.RUN_DURATION, float(report.duration_ms), U.MILLISECONDS, Mode=report.mode)
+    # The stack's heartbeat alarm watches RunDuration{Mode=run} exactly: custom dimensions from the
+    # manifest must not move the series it watches (a manifest cannot silence the heartbeat).
+    if settings.dimensions:
+        batch.add_exact(N.RUN_DURATION, float(report.duration_ms), U.MILLISECONDS, Mode=report.mode)
     # Run totals without dimensions, for alarms (an alarm must name a metric's exact dimensions).
     # A run-level error counts as a failure: the alarms must see a run that could not observe.
     t = report.totals
@@ -180,7 +201,7 @@ def split(datums: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def emf_documents(batch: Batch, settings: MetricsSettings, timestamp_ms: int) -> list[dict[str, Any]]:
     groups: dict[tuple[tuple[str, str], ...], dict[str, list[float]]] = defaultdict(dict)
     for (name, dims), values in batch.values.items():
-        all_dims = {} if dims is None else {**settings.dimensions, **dict(dims)}
+        all_dims = _dimensions(dims, settings.dimensions)
         groups[tuple(sorted(all_dims.items()))][name] = values
     docs = []
     for dims, metrics in sorted(groups.items()):
