@@ -22,6 +22,7 @@ from .output.report import EXIT_USAGE, failure_report
 
 FORMATS = ("text", "json")
 MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 512
+SIGNAL_EXIT_BASE = 128  # exit code of a process ended by signal N: 128 + N (POSIX shells)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.write_json(sys.stdout)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return SIGNAL_EXIT_BASE + signal.SIGINT
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -185,11 +186,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _watch_signals(stop: anyio.Event, scope: Any) -> None:
-    # First SIGINT/SIGTERM: start nothing new, finish what is in flight, report. Second: exit now.
+    # First SIGINT/SIGTERM: start nothing new, finish what is in flight, report. Second: exit now,
+    # with the shell's code for death by that signal (128 + its number: 130 SIGINT, 143 SIGTERM).
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
+        async for signum in signals:
             if stop.is_set():
-                os._exit(130)
+                os._exit(SIGNAL_EXIT_BASE + int(signum))
             stop.set()
             print("stopping: no new work will start (signal again to exit now)", file=sys.stderr)
 

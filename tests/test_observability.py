@@ -336,7 +336,8 @@ version: 1
 settings: {metrics: {sink: none}}
 defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
 mappings:
-  - {id: cfg, source: app/cfg, destination: dr/cfg}
+  - {id: cfg, source: app/cfg, destination: dr/cfg,
+     transform: [{json: {"$['allow[/admin]']": {find: unused, replace: unused}}}]}  # names the key for --diff
   - {id: theirs, source: app/theirs, destination: dr/theirs}
 """
 
@@ -353,7 +354,7 @@ def test_text_format_shows_markup_like_keys_and_owner_tags_literally(aws, proxy,
     # WHEN plan --diff renders it as text THEN it is shown literally, and the run reports as usual
     code, out, err = run_cli("plan", str(path), "--diff", "--format", "text")
     assert code == 1, err
-    assert "$.allow[/admin]" in out and "team[/x]" in out and "Traceback" not in err
+    assert "$['allow[/admin]']" in out and "team[/x]" in out and "Traceback" not in err
     assert out.rstrip().splitlines()[-1] == "orphans: 0, deletions: 0"
 
 

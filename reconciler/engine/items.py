@@ -7,6 +7,7 @@ secret: they share one value read.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -176,7 +177,9 @@ class Expander:
                     items.append(self._unlisted(m, src_scope))
                 continue
             targets = await self._targets(m, src_scope, items)
+            matched = False
             for source_name, meta in self.inventory.match_sources(m, self.only):
+                matched = True
                 if not self._owns(m.id, source_name):
                     continue
                 for t in targets:
@@ -186,6 +189,8 @@ class Expander:
                         continue
                     scope = await self.inventory.scope(t.spec.service, t.spec.identity, region)
                     items.append(self._item(m, t.spec, source_name, meta, src_scope, scope, region, t.template))
+            if m.source.prefix and not matched and m.id not in self.only:  # listed fine, but empty: a typo?
+                logging.getLogger(__name__).warning("prefix matched no source", extra={"mapping": m.id})
         return items
 
     async def _targets(self, m: MappingSpec, src_scope: Scope, items: list[Item]) -> list[Target]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # A key of --retry-failed: (mapping id, destination name, region, account). An unlisted prefix
 # mapping is reported with no destination; its key is (mapping id, "", "", "").
 ItemKey = tuple[str, str, str, str]
+MAX_SHARDS = 1_000_000  # N of --shard K/N: far past any fleet; an absurd N is a typo, not a plan
 
 
 class InvalidShard(ManifestError, ValueError):
@@ -48,6 +49,8 @@ def parse_shard(text: str) -> Shard:
         raise InvalidShard([f"shard takes K/N, not {text!r}"]) from None
     if not sep or not 1 <= shard.k <= shard.n:
         raise InvalidShard([f"shard {text}: needs K/N with 1 <= K <= N"])
+    if shard.n > MAX_SHARDS:
+        raise InvalidShard([f"shard {text}: N may be at most {MAX_SHARDS:,}"])
     return shard
 
 

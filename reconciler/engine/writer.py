@@ -57,7 +57,7 @@ class Writer:
             item.spec.dest_endpoint.check_value(wanted, write_spec(item))
 
     async def _diff(self, item: Item, value: SecretValue) -> dict[str, Any] | None:
-        from .._diff import describe_difference
+        from ..output.diff import describe_difference, json_path_fields
 
         wanted = await self._transformed(item, value)
         current = None
@@ -70,7 +70,7 @@ class Writer:
                 current = await endpoint.get_current(item.dest.arn)
             finally:
                 current_item.reset(ctx)
-        return describe_difference(current, wanted)
+        return describe_difference(current, wanted, json_path_fields(item.spec.mapping.steps))  # named keys only
 
     async def _transformed(self, item: Item, value: SecretValue) -> SecretValue:
         transform = item.spec.transform

@@ -7,7 +7,9 @@ import functools
 import os
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import variables as _variables
 from .spec import AccountsSelector, Identity, MappingSpec
@@ -86,33 +88,54 @@ def _places(m: MappingSpec, default_region: str | None) -> list[_Place]:
     return out
 
 
+class Collisions(NamedTuple):
+    """What a collision scan found: ``total`` problems (each overlapping pair once), of which the
+    first ``limit`` were reported; ``examined`` pairs of places were looked at (the scan's work)."""
+
+    total: int
+    examined: int
+
+
 def check_collisions(mappings: list[MappingSpec], origin: str, problems: list[str],
-                     marks: Marks = NO_MARKS) -> None:
+                     marks: Marks = NO_MARKS, *, limit: int | None = None) -> Collisions:
     """SPEC: no two destinations are one, no destination is a source, no mapping writes onto itself.
 
     Places are grouped by scope and sorted by name: everything a prefix covers then sits right after
-    it, so overlaps are found with a bisect instead of comparing every pair (5,000 mappings: ~0.1 s).
+    it, so an overlapping pair is (i, j > i) with j in i's range, found with a bisect instead of
+    comparing every pair (5,000 mappings: ~0.1 s). Pairs are counted in O(n log n) from the range
+    bounds and the destinations' positions; at most ``limit`` are described (then the scan stops), so a
+    manifest of n nested prefixes costs O(n log n + limit), not n^2 messages.
     """
     default_region = _default_region()
     groups: dict[tuple[str, str, str], list[_Place]] = defaultdict(list)
     for m in mappings:
         for place in _places(m, default_region):
             groups[place.scope].append(place)
-    reported: set[tuple[int, int]] = set()
+    room = -1 if limit is None else limit  # problems still to describe; -1: no limit
+    total = examined = 0
     for places in groups.values():
         places.sort(key=lambda p: p.name)
         names = [p.name for p in places]
+        dest_at = [j for j, p in enumerate(places) if p.field != "source"]  # positions of destinations
         for i, p in enumerate(places):
-            lo = bisect.bisect_left(names, p.name)
-            hi = bisect.bisect_left(names, p.name + "\U0010ffff") if p.prefix else bisect.bisect_right(names, p.name)
-            for j in range(lo, hi):
-                q = places[j]
-                if j == i or (p.field == "source" and q.field == "source"):
-                    continue  # two mappings may read the same source
-                pair = (min(i, j), max(i, j))
-                if pair not in reported:
-                    reported.add(pair)
-                    problems.append(_collision(origin, marks, p, q))
+            hi = bisect.bisect_left(names, p.name + "\U0010ffff", i) if p.prefix else \
+                bisect.bisect_right(names, p.name, i)
+            # every place in (i, hi) overlaps p; a source pairs with the destinations there only (two
+            # mappings may read one source). Equal names cover each other: the pair counts from the first.
+            if p.field == "source":
+                first, last = bisect.bisect_right(dest_at, i), bisect.bisect_left(dest_at, hi)
+                total += last - first
+                partners: Iterable[int] = (dest_at[k] for k in range(first, last))
+            else:
+                total += hi - i - 1
+                partners = range(i + 1, hi)
+            for j in partners:
+                if room == 0:
+                    break  # counted above; describing more helps nobody
+                examined += 1
+                problems.append(_collision(origin, marks, p, places[j]))
+                room -= 1
+    return Collisions(total, examined)
 
 
 def _collision(origin: str, marks: Marks, p: _Place, q: _Place) -> str:

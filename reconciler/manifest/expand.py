@@ -47,6 +47,7 @@ from .steps import TransformChecks, build_steps, step_references
 from .yaml import NO_MARKS, Marks, locate, parse_field
 
 _NAME_PLACEHOLDERS = {k: PLACEHOLDERS[k] for k in NAME_BUILTINS}
+_SECRET_NAME_BUILTINS = frozenset(PLACEHOLDERS) - frozenset(NAME_BUILTINS)  # SECRET_NAME, DEST_SECRET_NAME
 _MEMO_SIZE = 1024  # distinct identities / tag-key sets remembered across endpoints (see _shared_identity)
 
 
@@ -204,7 +205,7 @@ def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, so
     try:  # a name without "$" is its own expansion: no values to build (load speed)
         expanded = _variables.expand(d.name, {**dict(variables), **_NAME_PLACEHOLDERS}) if "$" in d.name else d.name
     except _variables.UndefinedVariable as exc:
-        problem(f"{fname}.name", str(exc.with_defined([*defined(), *NAME_BUILTINS])))
+        problem(f"{fname}.name", _undefined_in_name(exc, d.name, dict(variables), defined))
         return dest
     except _variables.VariableError as exc:
         problem(f"{fname}.name", str(exc))
@@ -216,6 +217,19 @@ def _destination(d: DestinationEndpoint, fname: str, dd: DestinationDefaults, so
             kind = KIND[service]
             problem(f"{fname}.name", f"{stem!r} is not a {kind} name: a {kind} name {why} (after variables)")
     return dest
+
+
+def _undefined_in_name(exc: _variables.UndefinedVariable, name: str, values: dict[str, str],
+                       defined: Callable[[], list[str]]) -> str:
+    """Why a destination name's variable is undefined: a name unknown everywhere, or a secret-name
+    built-in (the destination's name cannot be made of the names it is used to compute)."""
+    if exc.name not in _SECRET_NAME_BUILTINS:
+        return str(exc.with_defined([*defined(), *NAME_BUILTINS]))
+    via = next((ref for ref in _variables.references(name)
+                if ref in values and exc.name in _variables.references(values[ref])), None)
+    what = f"${{{via}}} uses ${{{exc.name}}}, which is" if via else f"${{{exc.name}}} is"
+    return (f"{what} not allowed in a destination name (only {', '.join(f'${{{b}}}' for b in NAME_BUILTINS)} "
+            "and custom variables are: the secret names are known only once the name is)")
 
 
 def _store_options(service: Service, d: DestinationEndpoint, dd: DestinationDefaults, fname: str,

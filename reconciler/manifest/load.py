@@ -21,6 +21,8 @@ from .schema import ManifestModel
 from .spec import Manifest
 from .yaml import NO_MARKS, Marks, load_yaml, locate
 
+MAX_REPORTED_PROBLEMS = 100  # problems listed when a manifest is refused; the rest are counted
+
 
 @contextlib.contextmanager
 def no_gc_pauses() -> Iterator[None]:
@@ -67,13 +69,25 @@ def manifest_from_object(data: Any, *, origin: str, base_dir: Path | RuleBase | 
         try:
             model = ManifestModel.model_validate(data)
         except ValidationError as exc:
-            raise ManifestError(_describe_errors(origin, data, exc, marks)) from None
+            raise ManifestError(_capped(_describe_errors(origin, data, exc, marks))) from None
         problems: list[str] = []
         mappings = expand_mappings(model, origin, rule_base(base_dir), problems, marks)
-        check_collisions(mappings, origin, problems, marks)
+        found = check_collisions(mappings, origin, problems, marks,
+                                 limit=max(0, MAX_REPORTED_PROBLEMS - len(problems)))
     if problems:
-        raise ManifestError(problems)
+        raise ManifestError(_capped(problems, found.total - found.examined))
     return Manifest(origin=origin, settings=model.settings, mappings=tuple(mappings))
+
+
+def _capped(problems: list[str], unlisted: int = 0) -> list[str]:
+    """At most MAX_REPORTED_PROBLEMS problems, then one "... and N more problems" line.
+
+    ``unlisted``: problems counted but never described (the collision scan stops describing at
+    the cap: n nested prefixes overlap in n^2/2 pairs, and listing them cost gigabytes)."""
+    hidden = max(0, len(problems) - MAX_REPORTED_PROBLEMS) + unlisted
+    if not hidden:
+        return problems
+    return [*problems[:MAX_REPORTED_PROBLEMS], f"... and {hidden} more problems"]
 
 
 def _mapping_label(data: Any, index: int) -> str | None:

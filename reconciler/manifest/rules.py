@@ -17,10 +17,14 @@ ARN_PREFIX = "arn:"
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")  # what Secrets Manager accepts as a name
 TAG_KEY_PATTERN = r"^[\w .:/=+\-@]+$"
 TAG_VALUE_PATTERN = r"^[\w .:/=+\-@]*$"
-# stand-ins for built-ins while validating; real values come at run time
+# Stand-ins for built-ins while validating; real values come at run time. Invariants: letters and
+# digits only (no sed delimiter, regex or JSONPath metacharacter, so a rule valid for real names is
+# valid for them), pairwise distinct and unlike anything a user writes (a message quoting one is
+# turned back into the ``${NAME}`` the user wrote, see ``steps.TransformChecks``), and no longer
+# than the real values they stand for in names (regions, 12-digit accounts).
 PLACEHOLDERS = {
-    "REGION": "us-east-1", "SOURCE_REGION": "us-east-1", "SECRET_NAME": "placeholder/name",
-    "DEST_SECRET_NAME": "placeholder/name", "ACCOUNT_ID": "123456789012", "SOURCE_ACCOUNT_ID": "123456789012",
+    "REGION": "zzregion9", "SOURCE_REGION": "zzsrcregion9", "SECRET_NAME": "zzsecretname9",
+    "DEST_SECRET_NAME": "zzdestname9", "ACCOUNT_ID": "100000000009", "SOURCE_ACCOUNT_ID": "100000000008",
 }
 # Built-ins a destination *name* may use (the secret names come from the name itself).
 NAME_BUILTINS = ("REGION", "SOURCE_REGION", "ACCOUNT_ID", "SOURCE_ACCOUNT_ID")

@@ -181,3 +181,11 @@ class ManifestModel(Strict):
     variables: dict[str, str] = Field(default_factory=dict)
     defaults: DefaultsModel = DefaultsModel()
     mappings: list[MappingModel] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _exactly_integer_1(cls, v: Any) -> Any:
+        # pydantic's lax Literal takes true, 1.0 and "1" as 1; a manifest's version is the integer 1
+        if type(v) is not int or v != 1:
+            raise ValueError(f"must be the integer 1 (version: 1), not {v!r}")
+        return v

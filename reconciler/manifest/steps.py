@@ -139,9 +139,32 @@ class TransformChecks:
             try:
                 build_transform(steps, lambda t: _variables.expand(t, values))
                 self._seen[key] = None
-            except ValueError as exc:  # undefined or too-long variables, bad regex or JSONPath
+            except _variables.VariableError as exc:  # undefined or too-long variables
                 self._seen[key] = exc
+            except ValueError as exc:  # bad regex or JSONPath
+                self._seen[key] = _without_stand_ins(exc)
         return self._seen[key]
+
+
+def _without_stand_ins(exc: ValueError) -> ValueError:
+    """``exc``, or when its message quotes a built-in's stand-in (the step fails with that value),
+    the message with each stand-in turned back into the ``${NAME}`` the user wrote, saying so."""
+    text = str(exc)
+    used = []
+    for name, value in PLACEHOLDERS.items():
+        if value in text:
+            used.append(name)
+            text = text.replace(value, f"${{{name}}}")
+            continue
+        # a quote cut short ("... rule 's/a/zzsecr...'") may end inside a stand-in: drop that part
+        cut = next((value[:k] + "..." for k in range(len(value) - 1, 1, -1) if value[:k] + "..." in text), None)
+        if cut is not None:
+            used.append(name)
+            text = text.replace(cut, "...")
+    if not used:
+        return exc
+    names = " and ".join(f"${{{name}}}" for name in used)
+    return ValueError(f"{text} (checked with {names} standing for the value known at run time)")
 
 
 
