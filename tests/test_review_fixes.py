@@ -139,6 +139,20 @@ def test_a_rule_that_fails_only_with_a_builtin_names_the_variable_not_a_stand_in
         assert not set(value) & set("/\\[](){}.*+?^$|&#-"), value  # no sed/regex metacharacter
 
 
+def test_a_rule_broken_whatever_the_value_is_quoted_as_written() -> None:
+    from reconciler.manifest.rules import ALTERNATE_PLACEHOLDERS, PLACEHOLDERS
+
+    (found,) = problems("""
+        version: 1
+        mappings:
+          - source: {name: c6, region: us-east-1}
+            destination: {name: c6x, region: us-west-2}
+            transform: [{sed: ["s/(${REGION}/x/"]}]
+    """)
+    assert "s/(${REGION}/x/" in found, found
+    assert not any(p in found for p in [*PLACEHOLDERS.values(), *ALTERNATE_PLACEHOLDERS.values()])
+
+
 def test_an_expansion_that_breaks_a_rule_at_run_time_fails_that_item_only(aws: Any, write_manifest: Any,
                                                                           run_cli: Any) -> None:
     aws.create("c6/src", "aaa")

@@ -26,6 +26,12 @@ PLACEHOLDERS = {
     "REGION": "zzregion9", "SOURCE_REGION": "zzsrcregion9", "SECRET_NAME": "zzsecretname9",
     "DEST_SECRET_NAME": "zzdestname9", "ACCOUNT_ID": "100000000009", "SOURCE_ACCOUNT_ID": "100000000008",
 }
+# The same, differing from them at every position: a rule failing differently with these depends on
+# the value (``steps.TransformChecks``), and its message must not quote either.
+ALTERNATE_PLACEHOLDERS = {
+    "REGION": "YYREGION8", "SOURCE_REGION": "YYSRCREGION7", "SECRET_NAME": "YYSECRETNAME6",
+    "DEST_SECRET_NAME": "YYDESTNAME5", "ACCOUNT_ID": "211111111116", "SOURCE_ACCOUNT_ID": "211111111117",
+}
 # Built-ins a destination *name* may use (the secret names come from the name itself).
 NAME_BUILTINS = ("REGION", "SOURCE_REGION", "ACCOUNT_ID", "SOURCE_ACCOUNT_ID")
 ACCOUNT_ID_REF = "${ACCOUNT_ID}"  # in a role_arn: the discovered account of an `accounts` destination

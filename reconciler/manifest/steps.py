@@ -14,7 +14,7 @@ from typing import Any
 from .._transform import StepSpec, build_transform, parse_seed_transformations
 from . import variables as _variables
 from .files import RuleBase, RuleFileError, read_rule_file
-from .rules import PLACEHOLDERS, Problem
+from .rules import ALTERNATE_PLACEHOLDERS, PLACEHOLDERS, Problem
 from .schema import MappingModel
 
 # ``json`` values are bounded so a YAML alias graph cannot expand into millions of nodes later.
@@ -135,37 +135,52 @@ class TransformChecks:
         # repr: json values are plain data (checked by json_value_problem), so equal repr = equal steps
         key = (tuple((s.kind, s.label, s.rules, repr(s.assignments)) for s in steps), variables)
         if key not in self._seen:
-            values = {**dict(variables), **PLACEHOLDERS}
-            try:
-                build_transform(steps, lambda t: _variables.expand(t, values))
-                self._seen[key] = None
-            except _variables.VariableError as exc:  # undefined or too-long variables
-                self._seen[key] = exc
-            except ValueError as exc:  # bad regex or JSONPath
-                self._seen[key] = _without_stand_ins(exc)
+            error = _build_error(steps, variables, PLACEHOLDERS)
+            if error is not None and not isinstance(error, _variables.VariableError):
+                error = _without_stand_ins(error, steps, variables)
+            self._seen[key] = error
         return self._seen[key]
 
 
-def _without_stand_ins(exc: ValueError) -> ValueError:
-    """``exc``, or when its message quotes a built-in's stand-in (the step fails with that value),
-    the message with each stand-in turned back into the ``${NAME}`` the user wrote, saying so."""
-    text = str(exc)
-    used = []
-    for name, value in PLACEHOLDERS.items():
-        if value in text:
-            used.append(name)
-            text = text.replace(value, f"${{{name}}}")
-            continue
-        # a quote cut short ("... rule 's/a/zzsecr...'") may end inside a stand-in: drop that part
-        cut = next((value[:k] + "..." for k in range(len(value) - 1, 1, -1) if value[:k] + "..." in text), None)
-        if cut is not None:
-            used.append(name)
-            text = text.replace(cut, "...")
+def _build_error(steps: tuple[StepSpec, ...], variables: tuple[tuple[str, str], ...],
+                 stand_ins: dict[str, str]) -> ValueError | None:
+    """The error compiling ``steps`` with these built-in values raises (undefined or too-long
+    variables, bad regex or JSONPath), or None."""
+    values = {**dict(variables), **stand_ins}
+    try:
+        build_transform(steps, lambda t: _variables.expand(t, values))
+    except ValueError as exc:
+        return exc
+    return None
+
+
+def _without_stand_ins(exc: ValueError, steps: tuple[StepSpec, ...],
+                       variables: tuple[tuple[str, str], ...]) -> ValueError:
+    """``exc`` as the user should read it: never quoting a stand-in they did not write.
+
+    When the steps use built-ins, they are compiled again with other stand-ins. The same error
+    both times (stand-ins written back as ``${NAME}``) is the rule's own; a different one (or none)
+    means the failure depends on the value, known only at run time: the message then says which
+    variables, without the text (it may quote a piece of a stand-in, e.g. a flag ``'z'``).
+    """
+    used = [name for name in _variables.closure(sorted(step_references(steps)), dict(variables))
+            if name in PLACEHOLDERS]
     if not used:
         return exc
+    first = _written_back(str(exc), PLACEHOLDERS)
+    again = _build_error(steps, variables, ALTERNATE_PLACEHOLDERS)
+    if again is not None and _written_back(str(again), ALTERNATE_PLACEHOLDERS) == first:
+        return exc if first == str(exc) else ValueError(first)
+    label = str(exc).split(": ", 1)[0]
     names = " and ".join(f"${{{name}}}" for name in used)
-    return ValueError(f"{text} (checked with {names} standing for the value known at run time)")
+    return ValueError(f"{label}: not valid once {names} {'is' if len(used) == 1 else 'are'} filled in: "
+                      "the rule's syntax would depend on a value known only at run time")
 
+
+def _written_back(text: str, stand_ins: dict[str, str]) -> str:
+    for name, value in stand_ins.items():
+        text = text.replace(value, f"${{{name}}}")
+    return text
 
 
 def step_references(steps: tuple[StepSpec, ...]) -> set[str]:
