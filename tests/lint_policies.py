@@ -80,7 +80,7 @@ def documents() -> Iterator[tuple[str, str, dict[str, Any]]]:
             for resource, kind, doc in template_policies(name, params):
                 yield f"{name}[{i}]:{resource}", kind, doc
     from reconciler._iam import policies_for
-    from reconciler._manifest import load_manifest
+    from reconciler.manifest import load_manifest
 
     for path in MANIFESTS:
         for label, doc in policies_for(load_manifest(str(path)), default_account=ACCOUNT).items():

@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 
 from reconciler._constants import LIST_FILTER_MAX_VALUES, TAG_MAPPING, TAG_OWNER, TAG_SOURCE
 from reconciler._exceptions import ManifestError
-from reconciler._manifest import parse_manifest
-from reconciler._report import ItemResult, Report, RunError
 from reconciler._types import SecretMeta
 from reconciler.engine import Action, InvalidShard, Mode, Op, Options, Shard, parse_shard
 from reconciler.engine.items import DestinationRef, Item, ItemSpec, Unit
@@ -25,6 +23,8 @@ from reconciler.engine.results import Results
 from reconciler.engine.scheduler import Deadline, Scheduler
 from reconciler.engine.selection import restrict, retried
 from reconciler.engine.unit import ReadAhead
+from reconciler.manifest import parse_manifest
+from reconciler.output.report import ItemResult, Report, RunError
 
 SRC = "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/db-Ab12Cd"
 SRC_RECREATED = "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/db-Zz99Yy"

@@ -155,8 +155,8 @@ def test_partial_runs_neither_report_nor_delete_orphans(aws, proxy, write_manife
 
 
 def _run_for_sources(path: Path, sources: frozenset[tuple[str, str]]) -> dict[str, Any]:
-    from reconciler._manifest import load_manifest
     from reconciler.engine import Options, reconcile
+    from reconciler.manifest import load_manifest
 
     report = anyio.run(reconcile, load_manifest(str(path)), Options(sources=sources))
     return report.to_dict()

@@ -17,8 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
-from reconciler._manifest import MetricsSettings, PruneSettings
-from reconciler._report import ItemResult, Report
 from reconciler._types import SecretMeta
 from reconciler.engine import Action, Mode, Op
 from reconciler.engine import tagledger as ledger
@@ -26,7 +24,9 @@ from reconciler.engine.lifecycle import RECOVERABLE_SERVICES, Lifecycle, find_or
 from reconciler.engine.planner import Desired, decide
 from reconciler.engine.results import Results
 from reconciler.engine.scheduler import Deadline
+from reconciler.manifest import MetricsSettings, PruneSettings
 from reconciler.output import metrics
+from reconciler.output.report import ItemResult, Report
 
 SRC = "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/db-Ab12Cd"
 DEST = "arn:aws:secretsmanager:us-west-2:222222222222:secret:dr/db-Qq11Ww"
@@ -328,7 +328,7 @@ def test_metric_names_for_orphans_and_deletions_are_the_dashboards() -> None:
 
 def test_a_manifest_whose_tag_keys_overflow_the_ledger_is_refused_at_load() -> None:
     from reconciler._exceptions import ManifestError
-    from reconciler._manifest import parse_manifest
+    from reconciler.manifest import parse_manifest
 
     keys = ", ".join(f"k{i:02d}{'x' * 30}: v" for i in range(10))
     text = ("version: 1\nmappings:\n  - source: {name: a, region: us-east-1}\n"

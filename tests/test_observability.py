@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler._constants import MAX_METRICS_PER_REQUEST
-from reconciler._manifest import MetricsSettings
+from reconciler.manifest import MetricsSettings
 from reconciler.output.metrics import Batch, emf_documents, split
 from reconciler.output.report import ItemResult, Report
 

@@ -160,8 +160,8 @@ def test_example_manifests_validate(run_cli: Run) -> None:
 
 
 def test_organizations_is_called_in_its_partition_endpoint_region() -> None:
-    from reconciler._manifest import OrganizationsSettings
     from reconciler.engine.accounts import organizations_region
+    from reconciler.manifest import OrganizationsSettings
 
     assert organizations_region(None, "eu-west-1") == "us-east-1"
     assert organizations_region(OrganizationsSettings(role_arn="arn:aws-us-gov:iam::123456789012:role/r"),

@@ -184,7 +184,7 @@ async def test_a_failing_sink_is_logged_never_raised(caplog: pytest.LogCaptureFi
 
 
 def _settings() -> Any:
-    from reconciler._manifest import MetricsSettings
+    from reconciler.manifest import MetricsSettings
 
     return MetricsSettings(namespace="NS")
 

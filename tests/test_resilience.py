@@ -156,8 +156,8 @@ def run_with_clock(path: Path, clock, deadline: float, **kw) -> dict:
     """Run in-process with a fake clock: deadlines measured in operations, never a wall-clock race."""
     import anyio
 
-    from reconciler._manifest import load_manifest
     from reconciler.engine import Options, reconcile
+    from reconciler.manifest import load_manifest
 
     options = Options(deadline=deadline, clock=clock, **kw)
     report = anyio.run(reconcile, load_manifest(str(path)), options)

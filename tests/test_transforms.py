@@ -252,7 +252,7 @@ def test_destination_tags_follow_aws_rules(tags, why):
 
 
 def test_default_mapping_id_of_a_prefix_mapping_is_a_valid_tag_value():
-    from reconciler._planner import Desired
+    from reconciler.engine.planner import Desired
 
     tags = Desired(owner="o", mapping_id="prod/api/*", on_existing="fail").tags("arn")
     assert tags["reconciler:mapping"] == "prod/api/_"

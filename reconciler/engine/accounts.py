@@ -21,11 +21,11 @@ import logging
 from typing import Any
 
 from .._exceptions import BackendError, DeadlineExceeded, ItemError
-from .._manifest import AccountsSelector, DestinationSpec, Identity, OrganizationsSettings
-from .._report import RunError
 from ..aws.arn import Arn, partition_of
 from ..aws.backend import Backend
 from ..aws.organizations import DiscoveryError, OrgAccount, OrgDirectory
+from ..manifest import AccountsSelector, DestinationSpec, Identity, OrganizationsSettings
+from ..output.report import RunError
 
 __all__ = ["AccountDirectory", "AccountNotActiveError", "NotDiscovered", "Target", "organizations_region"]
 

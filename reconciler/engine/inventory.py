@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import anyio
 
 from .._exceptions import BackendError, CircuitOpenError, DeadlineExceeded
-from .._manifest import DestinationSpec, Identity, MappingSpec
-from .._report import RunError
 from .._types import SecretMeta
 from ..aws.backend import Backend
 from ..aws.store import Store, StoreService
+from ..manifest import DestinationSpec, Identity, MappingSpec
+from ..output.report import RunError
 from .listing import filter_plan
 from .scheduler import Deadline
 

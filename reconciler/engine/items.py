@@ -12,14 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import _variables
 from .._exceptions import BackendError, ItemError, TransformError
-from .._manifest import DestinationSpec, MappingSpec
-from .._report import ItemResult
 from .._transform import Transform, build_transform
 from .._types import SecretMeta, name_from_id
 from ..aws.call import ItemStats
 from ..aws.store import Store
+from ..manifest import DestinationSpec, MappingSpec
+from ..manifest import variables as _variables
+from ..output.report import ItemResult
 from .accounts import AccountDirectory, Target
 from .actions import Action
 from .planner import Decision, Desired, carry_description, decide, refine_reason, version_token

@@ -34,11 +34,11 @@ import anyio
 
 from .._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
 from .._exceptions import BackendError, DeadlineExceeded, ItemError
-from .._manifest import MappingSpec, PruneSettings
-from .._report import ItemResult
 from .._types import SecretMeta, name_from_id
 from ..aws.call import ItemStats, current_item
 from ..aws.store import Store
+from ..manifest import MappingSpec, PruneSettings
+from ..output.report import ItemResult
 from .actions import Action, Mode
 from .items import Item
 from .planner import mapping_tag, written_elsewhere

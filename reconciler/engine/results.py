@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._exceptions import DeadlineExceeded
-from .._report import ItemResult
 from .._types import SecretValue
+from ..output.report import ItemResult
 from .actions import Action
 from .items import Item
 

@@ -10,10 +10,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from .._manifest import Manifest, MappingSpec
-from .._report import Report
 from ..aws.backend import Backend
 from ..aws.call import CallStats
+from ..manifest import Manifest, MappingSpec
+from ..output.report import Report
 from .accounts import AccountDirectory
 from .actions import Mode
 from .inventory import Inventory, Scope

@@ -13,7 +13,7 @@ from .._exceptions import ManifestError
 from .._types import name_from_id, same_source
 
 if TYPE_CHECKING:
-    from .._manifest import Manifest, MappingSpec
+    from ..manifest import Manifest, MappingSpec
 
 # A key of --retry-failed: (mapping id, destination name, region, account). An unlisted prefix
 # mapping is reported with no destination; its key is (mapping id, "", "", "").

@@ -27,7 +27,7 @@ from .._constants import MAX_METRICS_PER_REQUEST, MAX_REQUEST_BYTES, MAX_VALUES_
 from .report import Report, action_value
 
 if TYPE_CHECKING:
-    from .._manifest import MetricsSettings
+    from ..manifest import MetricsSettings
 
 log = logging.getLogger("reconciler")
 
