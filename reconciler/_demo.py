@@ -22,7 +22,9 @@ defaults:
 mappings:
   - id: database
     source: prod/db/credentials
-    destination: dr/db/credentials
+    destinations:
+      - dr/db/credentials
+      - {name: /dr/db/credentials, service: ssm}   # Parameter Store
     transform:
       - json: {"$.host": "db.${REGION}.internal"}
   - id: api-keys
