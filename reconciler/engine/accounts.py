@@ -75,7 +75,7 @@ class AccountDirectory:
         self._errors: dict[AccountsSelector, RunError] = {}
         self._logged: set[str] = set()
 
-    def _call(self) -> OrgDirectory:
+    def _org(self) -> OrgDirectory:
         if self._directory is None:
             api = self._backend.api(SERVICE, self._identity, self._region,
                                     account=self._identity.account_hint or "-")
@@ -99,7 +99,7 @@ class AccountDirectory:
     async def _accounts(self, selector: AccountsSelector) -> list[OrgAccount] | NotDiscovered:
         if selector not in self._found:
             try:
-                self._found[selector] = await self._call().accounts(selector.organizational_units, selector.exclude)
+                self._found[selector] = await self._org().accounts(selector.organizational_units, selector.exclude)
             except DeadlineExceeded as exc:  # its items are deferred; a deadline is no run-level error
                 self._found[selector] = exc
             except (BackendError, DiscoveryError) as exc:
