@@ -15,18 +15,13 @@ It takes at least N / 3 seconds (100 s for 300 parameters) by nature.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import boto3
-from _harness import ENV, ROOT, start_aws
+from _harness import run_reconciler, start_aws
 
 PUT_QUOTA = 3.0  # PutParameter per second (standard throughput), AWS's default
 TARGET_SHARE = 0.85  # of the quota floor's pace
@@ -64,34 +59,6 @@ def seed(url: str, n: int) -> None:
     boto3.client("ssm", region_name="us-east-1", endpoint_url=url).describe_parameters(MaxResults=1)
 
 
-def run_measured(args: list[str], endpoint: str) -> tuple[dict[str, Any], float, float]:
-    """Run the CLI in a child process: (report, wall seconds, the child's own peak RSS in MB).
-
-    The peak is the child's VmHWM after exec, polled: ``getrusage(RUSAGE_CHILDREN)`` would count
-    the pages a forked child shares with this process (moto lives here) before it execs.
-    """
-    env = {**os.environ, **ENV, "AWS_ENDPOINT_URL": endpoint}
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args, "--format", "json", "--metrics-sink",
-                                 "none", "--log-level", "ERROR"], stdout=out, stderr=err, env=env, cwd=ROOT)
-        peak_kb = 0
-        while proc.poll() is None:
-            try:
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-                peak_kb = max(peak_kb, int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))))
-            except (OSError, StopIteration, ValueError):
-                pass
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode not in (0, 1, 3):
-            sys.stderr.write(err.read()[-3000:])
-            raise SystemExit(f"reconciler exited {proc.returncode}")
-        return json.loads(out.read()), wall, peak_kb / 1024.0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parameters", type=int, default=300)
@@ -110,7 +77,7 @@ def main() -> int:
             proxy.set_quotas(**{"write": 50, "list": 100, "batch": 100, "ssm-put": PUT_QUOTA, "ssm-get": 40,
                                 "ssm-describe": 10})
             proxy.calls.clear()
-            report, wall, rss = run_measured(["run", str(manifest)], proxy.url)
+            report, wall, rss = run_reconciler(["run", str(manifest)], proxy.url)
             t = report["totals"]
             floor = n / PUT_QUOTA
             accepted_puts = proxy.calls["ssm.PutParameter"] - proxy.injected["quota:ssm-put"]

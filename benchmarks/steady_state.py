@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--prune", action="store_true", help="settings.prune.enabled (orphans looked for)")
+    ap.add_argument("--extra", nargs="*", default=[], help="more reconciler options, e.g. --shard 1/1")
     args = ap.parse_args()
     n = args.mappings
     server, url, proxy = start_aws()
@@ -43,7 +44,7 @@ def main() -> None:
                 manifest.write_text(manifest.read_text().replace("settings: {", prune, 1))
             proxy.faults.latency = args.latency
             proxy.calls.clear()
-            report, wall, rss = run_reconciler(["run", str(manifest)], proxy.url)
+            report, wall, rss = run_reconciler(["run", str(manifest), *args.extra], proxy.url)
             sm_calls = proxy.count("secretsmanager.")
             assert report["totals"]["in_sync"] == n, report["totals"]
             if args.prune:
