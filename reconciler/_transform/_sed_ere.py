@@ -411,6 +411,9 @@ def _bracket(p: str, i: int, icase: bool) -> tuple[int, str, set[str]]:
 
     Explicit characters and (ASCII) ranges are upper-cased under ``I``; classes are not (glibc
     tests them on the upper-cased character), except upper/lower, which mean alpha there.
+
+    One function (just over 60 lines) because POSIX bracket syntax is one small state machine:
+    a leading ``^`` or ``]``, classes, equivalence/collating refusals and ranges share the cursor.
     """
     j = i + 1
     negate = j < len(p) and p[j] == "^"

@@ -77,6 +77,11 @@ class Decision:
 
 def decide(*, source: SecretMeta | None, source_version: str | None, token: str | None,
            dest: SecretMeta | None, desired: Desired) -> Decision:
+    """SPEC's ownership and drift table, one early return per row, in the order SPEC applies them.
+
+    Kept as one function (a little over 60 lines) on purpose: the order of the rows is the rule,
+    and it reads top to bottom here; tests/test_engine_unit.py has one table row per return.
+    """
     if dest is not None and (written_by := written_elsewhere(dest)):
         return Decision(CONFLICT, f"destination is {written_by}: never written by the reconciler")
     gone = source is None or source.deleted or source_version is None or token is None
