@@ -10,6 +10,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import anyio
+
 from ..aws.backend import Backend
 from ..aws.call import CallStats
 from ..manifest import Manifest, MappingSpec
@@ -90,8 +92,14 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     not find are listed by name. Every item whose source or destination could not be observed
     finishes here, failed or deferred: not listed never means "does not exist".
     """
-    await inventory.observe_sources(mappings, expander.only)
-    items = await expander.expand(mappings)
+    async with anyio.create_task_group() as tg:
+        if owner is not None:
+            # The owned listing pages one after another (NextToken): started now, it overlaps the
+            # source listings and the expansion instead of following them. Only the scopes the
+            # manifest names are known yet; those of accounts found at run time follow below.
+            tg.start_soon(_observe_owned, inventory, mappings, owner)
+        await inventory.observe_sources(mappings, expander.only)
+        items = await expander.expand(mappings)
     if owner is not None:
         await inventory.observe_owned(await _destination_scopes(inventory, mappings, items), owner)
     wanted = [(inventory.dest_scope(i.spec.dest_spec, i.spec.dest.region), i.spec.dest.name)
@@ -112,6 +120,10 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
             item.dest = dest_scope.found.get(spec.dest.name)
     refuse_shared_destinations(items, results)
     return items
+
+
+async def _observe_owned(inventory: Inventory, mappings: list[MappingSpec], owner: str) -> None:
+    await inventory.observe_owned(await _destination_scopes(inventory, mappings, []), owner)
 
 
 async def _destination_scopes(inventory: Inventory, mappings: list[MappingSpec], items: list[Item]) -> list[Scope]:
