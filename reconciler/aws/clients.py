@@ -54,5 +54,26 @@ class Clients:
     async def _open(self, service: str, identity: Identity, region: str) -> Any:
         session = await self._sessions.session(identity)
         with map_exceptions("CreateClient", subject=f"{service} {region} as {identity}"):
-            return await self._stack.enter_async_context(
+            client = await self._stack.enter_async_context(
                 session.create_client(service, region_name=region, config=self._config))
+        if service in RAW_TIMESTAMP_SERVICES:
+            _keep_raw_timestamps(client)
+        return client
+
+
+# Stores whose responses' timestamps the reconciler never reads (a DeletedDate is only tested for
+# presence): the SDK turns each into a local-time datetime through dateutil, about half the CPU of
+# parsing a ListSecrets page (20,000 timestamps in a 5,000-mapping run).
+RAW_TIMESTAMP_SERVICES = frozenset({"secretsmanager", "ssm"})
+
+
+def _keep_raw_timestamps(client: Any) -> None:
+    """Leave this client's response timestamps as sent (epoch seconds). A private SDK attribute:
+    if it is not there (another SDK version) the client simply keeps parsing them."""
+    parser = getattr(client, "_response_parser", None)
+    if parser is not None and hasattr(parser, "_timestamp_parser"):
+        parser._timestamp_parser = _raw
+
+
+def _raw(value: Any) -> Any:
+    return value
