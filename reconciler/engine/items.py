@@ -21,7 +21,7 @@ from ..manifest import DestinationSpec, MappingSpec
 from ..manifest import variables as _variables
 from ..output.report import ItemResult
 from .accounts import AccountDirectory, Target
-from .actions import Action
+from .actions import Action, Op
 from .planner import Decision, Desired, carry_description, decide, refine_reason, version_token
 from .selection import Shard
 
@@ -117,7 +117,9 @@ def decide_item(item: Item, source_version: str | None, owner: str) -> Decision:
                       on_source_deleted=spec.mapping.on_source_deleted, source_key=_source_key(spec))
     decision = decide(source=item.source, source_version=source_version, token=want, dest=item.dest,
                       desired=desired)
-    if item.source is not None and spec.transform is not None:
+    if item.source is not None and spec.transform is not None and decision.op in (Op.STAGE, Op.PUT):
+        # only a stage or a put has its reason refined: the tokens of older versions (a uuid5
+        # each) are not worked out for the items in sync
         previous = {token(item, v) for v in item.source.versions if v != source_version}
         decision = refine_reason(decision, item.dest, previous)
     if spec.dest_endpoint is not None and spec.dest_endpoint.writes_description_with_value:
