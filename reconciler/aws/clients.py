@@ -68,11 +68,20 @@ RAW_TIMESTAMP_SERVICES = frozenset({"secretsmanager", "ssm"})
 
 
 def _keep_raw_timestamps(client: Any) -> None:
-    """Leave this client's response timestamps as sent (epoch seconds). A private SDK attribute:
-    if it is not there (another SDK version) the client simply keeps parsing them."""
-    parser = getattr(client, "_response_parser", None)
-    if parser is not None and hasattr(parser, "_timestamp_parser"):
-        parser._timestamp_parser = _raw
+    """Leave this client's response timestamps as sent (epoch seconds).
+
+    The endpoint makes a parser per response from its factory, which it shares with every client
+    of the session (STS included, whose credentials' expiry must stay a datetime): this client's
+    endpoint gets a factory of its own. Private SDK attributes: where they are not (another SDK
+    version) the client simply keeps parsing timestamps.
+    """
+    from aiobotocore.parsers import AioResponseParserFactory
+
+    endpoint = getattr(client, "_endpoint", None)
+    if endpoint is not None and hasattr(endpoint, "_response_parser_factory"):
+        factory = AioResponseParserFactory()
+        factory.set_parser_defaults(timestamp_parser=_raw)
+        endpoint._response_parser_factory = factory
 
 
 def _raw(value: Any) -> Any:
