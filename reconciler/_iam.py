@@ -266,7 +266,9 @@ def policies_for(manifest: Manifest, *, default_account: str | _Discover | None 
     for m in manifest.mappings:
         b.add_mapping(m)
     org = getattr(manifest.settings, "organizations", None)
-    if org is not None:
+    uses_accounts = any(getattr(d, "accounts", None) is not None for m in manifest.mappings for d in m.destinations)
+    if org is not None or uses_accounts:
+        # without settings.organizations, discovery runs as the runner itself (SPEC: default identity)
         org_role = getattr(org, "role_arn", None)
         if org_role:
             b.roles.add(org_role)
@@ -353,9 +355,11 @@ def _sm_write_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
                                   "StringEquals": {f"aws:RequestTag/{TAG_OWNER}": owner},
                                   **_tag_keys_condition(scope)}})
     if scope.sm_delete:
+        # an orphan is described again just before its deletion (it may have changed since the
+        # listing): the same owned-only scope as the delete itself
         out.append({"Sid": "ScheduleDeletionOfOwnedDestinations", "Effect": "Allow",
-                    "Action": ["secretsmanager:DeleteSecret"], "Resource": sorted(scope.sm_delete),
-                    "Condition": owned})
+                    "Action": ["secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret"],
+                    "Resource": sorted(scope.sm_delete), "Condition": owned})
     return out + _sm_deny_statements(owner)
 
 

@@ -160,6 +160,7 @@ CASES: list[tuple[str, str, str, dict[str, str], dict[str, str], list[str] | Non
     ("schedule deletion of our own", "DeleteSecret", DEST, OURS, {}, None, {}, True),
     ("prune an orphan of ours (a name the manifest dropped)", "DeleteSecret", ORPHAN, OURS, {}, None, {}, True),
     ("prune a foreign secret", "DeleteSecret", ORPHAN, FOREIGN, {}, None, {}, False),
+    ("describe an orphan of ours before pruning it", "DescribeSecret", ORPHAN, OURS, {}, None, {}, True),
     ("delete a foreign secret", "DeleteSecret", DEST, FOREIGN, {}, None, {}, False),
     ("delete an untagged secret", "DeleteSecret", DEST, {}, {}, None, {}, False),
     ("force-delete our own", "DeleteSecret", DEST, OURS, {}, None,

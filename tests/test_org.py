@@ -150,6 +150,20 @@ def test_iam_policy_prints_the_org_reader_statements(org: dict[str, str], write_
     assert re.search(r"org-reader", text)
 
 
+def test_iam_policy_grants_discovery_to_the_runner_without_an_org_reader(org: dict[str, str], write_manifest: Any,
+                                                                       run_cli: Run) -> None:
+    # GIVEN accounts: on a destination and no settings.organizations (discovery runs as the runner)
+    m = _manifest(write_manifest, org, reader=False)
+    # WHEN the policies are printed THEN the runner itself may read the organization's tree
+    code, out, _ = run_cli("iam-policy", str(m))
+    assert code == 0
+    policies = out if isinstance(out, dict) else json.loads(out)
+    runner = next(v for k, v in policies.items() if "runner" in k.lower() or k == "runner")
+    actions = {a for st in runner["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
+                                                        else st["Action"])}
+    assert {"organizations:ListChildren", "organizations:ListAccountsForParent"} <= actions
+
+
 def test_example_manifests_validate(run_cli: Run) -> None:
     root = Path(__file__).resolve().parents[1] / "config"
     paths = sorted(root.glob("org-*.yaml"))
