@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _harness
 from _harness import ENV, ROOT, run_reconciler, seed_in_sync, start_aws, write_manifest
 
 
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--extra", nargs="*", default=[], help="more reconciler options, e.g. --shard 1/1")
     ap.add_argument("--no-profile", action="store_true", help="timing runs only")
     ap.add_argument("--also-partial", action="store_true", help="time a --shard 1/1 run (by name) after each")
+    ap.add_argument("--trees", nargs="*", default=[], help="other checkouts to time on the same stack, "
+                    "interleaved with this one (e.g. an older commit unpacked with git archive)")
     args = ap.parse_args()
     server, url, proxy = start_aws()
     try:
@@ -41,13 +44,18 @@ def main() -> None:
             env = {**os.environ, **ENV, "AWS_ENDPOINT_URL": proxy.url}
             if not args.no_profile:
                 _profile(args, manifest, env)
+            runs = [(tree, extra) for tree in [*args.trees, str(ROOT)]
+                    for extra in [args.extra] + ([[*args.extra, "--shard", "1/1"]] if args.also_partial else [])]
             for _ in range(args.repeat):
-                for extra in [args.extra] + ([[*args.extra, "--shard", "1/1"]] if args.also_partial else []):
+                for tree, extra in runs:
                     proxy.calls.clear()
                     cpu0 = _children_cpu()
+                    _harness.ROOT = Path(tree)  # run_reconciler runs ``python -m reconciler`` there
+                    os.environ["PYTHONPATH"] = tree
                     report, wall, rss = run_reconciler(["run", str(manifest), *extra], proxy.url)
                     cpu = _children_cpu() - cpu0
-                    print(f"timing run {' '.join(extra) or '(full)'}: engine {report['duration_ms'] / 1000:.2f} s, "
+                    print(f"timing run {tree} {' '.join(extra) or '(full)'}: "
+                          f"engine {report['duration_ms'] / 1000:.2f} s, "
                           f"wall {wall:.2f} s, {proxy.count('secretsmanager.')} SM calls, peak {rss:.1f} MB, "
                           f"child CPU {cpu:.2f} s, in_sync {report['totals']['in_sync']}", flush=True)
     finally:
