@@ -69,6 +69,28 @@ def write_manifest(path: Path, n: int, *, src: str = "bench/src", dst: str = "be
     path.write_text("\n".join(lines) + "\n")
 
 
+def seed_sources(url: str, names: list[str]) -> None:
+    """Create one JSON secret per name in us-east-1, eight at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
+
+    def create(i: int) -> None:
+        for attempt in range(20):  # moto's store is not thread-safe under concurrent creates
+            try:
+                sm.create_secret(Name=names[i], SecretString=f'{{"password": "value-{i}"}}')
+                return
+            except sm.exceptions.ResourceExistsException:
+                return
+            except Exception:
+                time.sleep(0.05 * (attempt + 1))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(len(names))))
+
+
 def seed_in_sync(url: str, n: int, *, src: str = "bench/src", dst: str = "bench/dst", threads: int = 8) -> None:
     """Create N sources and their destinations exactly as a reconciler run would have left them."""
     from concurrent.futures import ThreadPoolExecutor

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
-from _harness import run_reconciler, start_aws, write_manifest
+from _harness import run_reconciler, seed_sources, start_aws, write_manifest
 
 
 def main() -> None:
@@ -29,20 +26,7 @@ def main() -> None:
     server, url, proxy = start_aws()
     try:
         print(f"seeding {n} sources ...", flush=True)
-        sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
-
-        def create(i: int) -> None:
-            for attempt in range(20):  # moto's store is not thread-safe under concurrent creates
-                try:
-                    sm.create_secret(Name=f"bench/src/s{i:05d}", SecretString=f'{{"password": "value-{i}"}}')
-                    return
-                except sm.exceptions.ResourceExistsException:
-                    return
-                except Exception:
-                    time.sleep(0.05 * (attempt + 1))
-
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(create, range(n)))
+        seed_sources(url, [f"bench/src/s{i:05d}" for i in range(n)])
         with tempfile.TemporaryDirectory() as tmp:
             manifest = Path(tmp) / "m.yaml"
             write_manifest(manifest, n, concurrency=args.concurrency)

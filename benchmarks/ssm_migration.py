@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
-from _harness import run_reconciler, start_aws
+from _harness import run_reconciler, seed_sources, start_aws
 
 PUT_QUOTA = 3.0  # PutParameter per second (standard throughput), AWS's default
 TARGET_SHARE = 0.85  # of the quota floor's pace
@@ -40,20 +38,7 @@ def write_manifest(path: Path, concurrency: int) -> None:
 
 
 def seed(url: str, n: int) -> None:
-    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=url)
-
-    def create(i: int) -> None:
-        for attempt in range(20):  # moto's store is not thread-safe under concurrent creates
-            try:
-                sm.create_secret(Name=f"bench/ssm/p{i:05d}", SecretString=f'{{"password": "value-{i}"}}')
-                return
-            except sm.exceptions.ResourceExistsException:
-                return
-            except Exception:
-                time.sleep(0.05 * (attempt + 1))
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(create, range(n)))
+    seed_sources(url, [f"bench/ssm/p{i:05d}" for i in range(n)])
     # moto builds its Parameter Store (public /aws/ parameters included) on the first SSM call,
     # ~3 s: done here so the measured run pays what AWS would, not moto's start-up
     boto3.client("ssm", region_name="us-east-1", endpoint_url=url).describe_parameters(MaxResults=1)
