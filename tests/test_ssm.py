@@ -105,6 +105,27 @@ def test_an_out_of_band_edit_is_caught_even_with_the_description_copied(
     assert run_cli("run", str(m))[1]["totals"]["in_sync"] == 1
 
 
+def test_a_parameter_re_created_out_of_band_with_our_marker_is_caught(
+        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
+    aws.create("prod/db", "hunter2")
+    m = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
+        mappings:
+          - {id: db, source: prod/db, destination: {name: /dr/db, service: ssm}}
+    """)
+    assert run_cli("run", str(m))[0] == 0
+    # WHEN someone deletes the copy and re-creates it (version 1 again) with our marker copied, no tags
+    before = param(aws, "/dr/db")
+    ssm(aws).delete_parameter(Name="/dr/db")
+    ssm(aws).put_parameter(Name="/dr/db", Value="EVIL", Type="SecureString", Description=before["description"])
+    # THEN it is not taken as in sync: confirmed with its tags, it is not ours: a conflict, untouched
+    code, report, _ = run_cli("plan", str(m))
+    assert code == 1 and report["items"][0]["action"] == "conflict", report["items"][0]
+    assert run_cli("run", str(m))[1]["items"][0]["action"] == "conflict"
+    assert param(aws, "/dr/db")["value"] == "EVIL"
+
+
 def test_a_description_change_is_written_with_the_value_once_and_then_settles(
         aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
     aws.create("prod/db", "hunter2")
@@ -413,14 +434,16 @@ def test_planner_never_decides_a_write_from_a_listing_without_tags() -> None:
     token = "0b7c5a3e-1111-5222-8333-944455556666"
     desired = Desired(owner="me", mapping_id="m", on_existing="adopt", description="d")
 
-    def listed(synced: str | None, description: str | None = "d") -> SecretMeta:
+    def listed(synced: str | None, description: str | None = "d", owned: bool = True) -> SecretMeta:
+        # owned: the store's tag-filtered listing proved reconciler:owner (and nothing else)
         return SecretMeta(arn="arn:aws:ssm:us-east-1:111111111111:parameter/p", name="/p",
-                          versions={"3": ["AWSCURRENT"]}, tags={}, description=description, synced_token=synced,
-                          tags_known=False)
+                          versions={"3": ["AWSCURRENT"]}, tags={"reconciler:owner": "me"} if owned else {},
+                          description=description, synced_token=synced, tags_known=False)
 
     in_sync = decide(source=source, source_version="v1", token=token, dest=listed(token), desired=desired)
     assert in_sync.action == Action.IN_SYNC
-    for dest in (listed(None), listed("another-token"), listed(token, "old")):
+    # the marker alone (copied onto a parameter re-created out of band) is not in sync
+    for dest in (listed(None), listed("another-token"), listed(token, "old"), listed(token, owned=False)):
         d = decide(source=source, source_version="v1", token=token, dest=dest, desired=desired)
         # not "adopt", not "conflict": nothing is known of its tags until it is described
         assert (d.action, d.adopt, d.tags) == (Action.UPDATE, False, {}) and "confirmed" in d.reason

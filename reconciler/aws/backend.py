@@ -51,7 +51,9 @@ class Backend:
         clock: Clock | None = None,
         sleep: Sleep | None = None,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
+        self.owner = owner  # settings.owner: Parameter Store listings ask which names carry it
         self.concurrency = concurrency
         self.stats = stats or CallStats()
         self.caller = Caller(retry=retry, deadline=deadline, observer=self.stats, rate_limits=rate_limits or (),
@@ -99,7 +101,7 @@ class Backend:
 
         # cast: no stage moves, restores or recovery windows (see ssm's docstring); the planner never asks
         return cast(Store, ParameterStore(ssm_call, region=region, account=account,
-                                          partition=partition_of(region), identity=identity))
+                                          partition=partition_of(region), identity=identity, owner=self.owner))
 
     def api(self, service: str, identity: Identity, region: str, *, account: str = "-") -> _BoundApi:
         """Any other service (Organizations, SSM) through the same caller: ``await api(op, params)``."""

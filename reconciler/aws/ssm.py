@@ -181,8 +181,11 @@ class ParameterStore:
     plan_reads_values = True  # plan says which values are too large for their tier (check_value)
 
     def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws",
-                 identity: Identity | None = None) -> None:
+                 identity: Identity | None = None, owner: str | None = None) -> None:
         self._call = call
+        # With an owner, name listings also ask which of those parameters carry our owner tag
+        # (DescribeParameters' tag filter): the only ownership proof a tagless listing can have.
+        self._owner = owner
         self.region = region
         self.account = account
         self.partition = partition
@@ -201,9 +204,21 @@ class ParameterStore:
     # --- reads ---------------------------------------------------------------------------------
 
     async def list_secrets(self, name_prefixes: list[str] | None) -> AsyncIterator[SecretMeta]:
-        """Parameters whose name begins with one of ``name_prefixes`` (all when None)."""
+        """Parameters whose name begins with one of ``name_prefixes`` (all when None).
+
+        Those that also carry ``reconciler:owner = owner`` (a second, tag-filtered listing of the
+        same names) are yielded with that one tag: a parameter deleted and re-created out of band
+        with our marker copied into its description has no owner tag, so the planner cannot take
+        it as in sync from its marker alone. Costs one more DescribeParameters per filter group.
+        """
         filters = [{"Key": "Name", "Option": "BeginsWith", "Values": name_prefixes}] if name_prefixes else []
+        owned: set[str] = set()
+        if self._owner is not None:
+            tagged = [*filters, {"Key": "tag:reconciler:owner", "Values": [self._owner]}]
+            owned = {meta.name async for meta in self._describe_pages(tagged)}
         async for meta in self._describe_pages(filters):
+            if meta.name in owned:
+                meta.tags = {"reconciler:owner": str(self._owner)}  # proved by the filter; no other tag
             yield meta
 
     async def list_owned(self, owner: str) -> AsyncIterator[SecretMeta]:

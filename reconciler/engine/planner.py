@@ -156,7 +156,10 @@ def _listed_without_tags(dest: SecretMeta, token: str | None, desired: Desired) 
         return None if desired.on_source_deleted != "delete" else Decision(
             UPDATE, "listed without its tags: confirmed before anything is decided", Op.NONE)
     same_description = desired.description is None or desired.description == (dest.description or "")
-    if dest.synced_token == token and same_description:
+    # the marker alone could be copied onto a parameter re-created out of band: in sync needs the
+    # owner tag too (which the store proves with a tag-filtered listing)
+    owned = dest.tags.get(TAG_OWNER) == desired.owner
+    if dest.synced_token == token and same_description and owned:
         return Decision(IN_SYNC, "in sync")
     # OP_PUT: most such items are written, so the source value is read ahead in batches
     return Decision(UPDATE, "listed without its tags: confirmed before anything is written", OP_PUT)

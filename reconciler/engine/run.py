@@ -46,7 +46,8 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
     report = Report(mode=options.mode, run_id=uuid.uuid4().hex[:16],
                     started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     backend = Backend(concurrency=concurrency, retry=settings.retry, deadline=deadline.backend_deadline(),
-                      rate_limits=settings.rate_limits, stats=stats, timeouts=settings.timeouts)
+                      rate_limits=settings.rate_limits, stats=stats, timeouts=settings.timeouts,
+                      owner=settings.owner)
     async with backend:
         default_region = backend.default_region()
         check_regions(manifest.origin, mappings, default_region)
