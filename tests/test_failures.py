@@ -181,3 +181,30 @@ def test_adopt_never_restores_a_foreign_secret_scheduled_for_deletion(aws, proxy
     assert item["action"] == "conflict" and "scheduled for deletion" in item["reason"]
     assert proxy.calls["secretsmanager.RestoreSecret"] == 0
     assert aws.describe("dr/db", "us-west-2").get("DeletedDate") is not None
+
+
+def test_a_deadline_passed_before_the_first_call_defers_everything_and_never_raises(aws, proxy, write_manifest):
+    """Seen under load in the Lambda test: the deadline passed while the run opened its stores
+    (GetCallerIdentity), and the DeadlineExceeded escaped the run. It must defer, like a listing."""
+    import anyio
+
+    from reconciler.engine.options import Options
+    from reconciler.engine.run import reconcile
+    from reconciler.manifest import load_manifest
+
+    aws.create("prod/a", "v1")
+    aws.create("app/x", "v1")
+    m = load_manifest(str(write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - {id: a, source: prod/a, destination: dr/a}
+          - {id: app, source: "app/*", destination: "dr/app/*"}
+    """)))
+    # GIVEN a deadline (and grace) that has passed before any AWS call can start: deterministic,
+    # since building the run takes longer than a microsecond on any machine
+    report = anyio.run(reconcile, m, Options(deadline=1e-6, grace=0.0))
+    # THEN every item is deferred, nothing failed, no run-level error, exit 1
+    assert report.items and {i.action for i in report.items} == {"deferred"}
+    assert report.errors == [] and report.exit_code == 1
+    assert not aws.exists("dr/a", "us-west-2")

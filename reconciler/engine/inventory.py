@@ -70,7 +70,7 @@ class Inventory:
             try:
                 endpoint: Store | None = await self.backend.endpoint(identity, region, service=service)
                 error: ObserveError | None = None
-            except BackendError as exc:
+            except (BackendError, DeadlineExceeded) as exc:  # a deadline defers the scope's items
                 endpoint, error = None, exc
             scope = self._scopes.setdefault(key, Scope(service, identity, region, endpoint, error))
         return scope
