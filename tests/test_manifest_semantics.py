@@ -102,7 +102,7 @@ def test_doubling_variables_are_refused_before_they_are_built():
         variables: {{{chain}, V60: "xxxxxxxx"}}
         mappings: [{{source: prod/a, destination: {{name: dr/a, region: eu-west-1}}}}]
     """)
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 60  # ms when refused; unbounded (2**60) if ever built
     assert f"would be over {_variables.MAX_VARIABLE_LENGTH} characters after expanding variables" in out
 
 
@@ -189,7 +189,7 @@ def test_a_yaml_alias_bomb_in_a_json_value_is_refused_fast():
     started = time.perf_counter()
     with pytest.raises(ManifestError) as exc:
         parse_manifest(text, origin="m.yaml", base_dir=None)
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 60  # ms when refused; unbounded (2**60) if ever built
     assert "bomb" in str(exc.value) or "values and characters" in str(exc.value)
 
 
@@ -430,11 +430,13 @@ def test_five_thousand_mappings_validate_fast():
                          " transform: [{json: {'$.host': '${HOST}'}}]}")
     m = parse_manifest("\n".join(lines) + "\n", origin="m.yaml", base_dir=None)
     assert len(m.mappings) == 5000
-    # the collision check alone (sorted + bisect) takes ~0.07 s here; a pairwise one takes minutes
-    started = time.perf_counter()
+    # The collision check is sorted + bisect (~0.07 s here; a pairwise one takes minutes). Its
+    # bounded work is asserted by counting pairs in tests/test_review_fixes.py, and its time is
+    # measured by benchmarks/manifest_load.py: no wall-clock bound here, which a loaded machine
+    # could break (seen with two tox runs side by side).
     found: list[str] = []
     check_collisions(list(m.mappings), "m.yaml", found)
-    assert found == [] and time.perf_counter() - started < 1
+    assert found == []
 
 
 # --- through the command line ---------------------------------------------------------------------
