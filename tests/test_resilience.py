@@ -66,11 +66,15 @@ def test_each_transient_answer_is_retried(aws, proxy, write_manifest, run_cli):
 
 def test_connection_resets_and_stalls_are_retried(aws, proxy, write_manifest, run_cli):
     seed(aws, 10)
-    path = write_manifest(many(10, extra_settings=", timeouts: {connect: 1, read: 0.5}"))
+    # A read timeout well above a loaded machine's answer time (a stall is longer still), and
+    # enough attempts that a run of random faults cannot exhaust them (0.4**12 per item): seen
+    # failing with 0.5 s and 6 attempts when two tox ran side by side.
+    path = write_manifest(many(10, retry="{max_attempts: 12, base_delay: 0.05, max_delay: 0.5}",
+                               extra_settings=", timeouts: {connect: 2, read: 2}"))
     proxy.faults.only_ops = frozenset({"CreateSecret", "BatchGetSecretValue", "GetSecretValue"})
     proxy.faults.reset = 0.3
-    proxy.faults.stall = 0.2
-    proxy.faults.stall_seconds = 1.0
+    proxy.faults.stall = 0.1
+    proxy.faults.stall_seconds = 4.0
     code, report, _ = run_cli("run", str(path))
     assert code == 0, [i["error"] for i in report["items"] if i["error"]]
     assert proxy.injected["reset"] + proxy.injected["stall"] > 0
