@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
+from .engine.listing import OWNED_SPLIT_ABOVE
 from .manifest.spec import DestinationSpec, Identity, Manifest, MappingSpec
 
 RUNNER: Final = "runner"
@@ -325,6 +326,26 @@ def _sm_read_statements(scope: _Scope) -> list[dict[str, Any]]:
     return out
 
 
+def _split_prefixes(dest_arns: list[str]) -> set[str]:
+    """``<common prefix>*`` of each (region, account) with enough exact destinations for the owned
+    listing to be split (engine.listing.owned_plan): it describes the names where the split
+    branches, which are prefixes of the destinations' names. Only metadata, which ListSecrets (no
+    resource-level permission) shows already; without it those reads are denied and the scope is
+    listed whole, one page after another.
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for arn in dest_arns:
+        head, sep, tail = arn.partition(":secret:")
+        if sep and tail.endswith("-??????") and "*" not in tail:
+            groups[head].append(tail.removesuffix("-??????"))
+    out: set[str] = set()
+    for head, names in groups.items():
+        if len(names) > OWNED_SPLIT_ABOVE:
+            # characters, not path parts: name filters and the split are by character
+            out.add(f"{head}:secret:{os.path.commonprefix(names)}*")  # noqa: RUF071
+    return out
+
+
 def _sm_write_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
     """Secrets Manager destinations; see the module docstring for the invariants."""
     if not scope.sm_writes:
@@ -332,7 +353,7 @@ def _sm_write_statements(scope: _Scope, owner: str) -> list[dict[str, Any]]:
     dest, owned = sorted(scope.sm_writes), {"StringEquals": {f"secretsmanager:ResourceTag/{TAG_OWNER}": owner}}
     out: list[dict[str, Any]] = [
         {"Sid": "DescribeDestinations", "Effect": "Allow", "Action": ["secretsmanager:DescribeSecret"],
-         "Resource": dest},
+         "Resource": sorted({*dest, *_split_prefixes(dest)})},
         {"Sid": "CreateOwnedDestinations", "Effect": "Allow", "Action": ["secretsmanager:CreateSecret"],
          "Resource": dest,
          "Condition": {"StringEquals": {f"aws:RequestTag/{TAG_OWNER}": owner}, **_tag_keys_condition(scope)}},

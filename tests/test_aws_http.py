@@ -282,3 +282,66 @@ async def test_assume_role_sends_the_external_id_and_our_session_name(aws, proxy
     assert len(sent) == 1
     assert sent[0]["RoleArn"] == [ROLE_B] and sent[0]["ExternalId"] == ["ext-1"]
     assert sent[0]["RoleSessionName"] == ["secrets-reconciler"] and sent[0]["DurationSeconds"] == ["3600"]
+
+
+# --- the owned listing split by name (engine.listing.owned_plan run by engine.inventory) ----------
+
+# 800 expected destinations: enough for a split (root "big/x0", split into one value per character)
+SPLIT_EXPECTED = [f"big/x{i:04d}" for i in range(800)]
+
+
+def _seed_owned_everywhere(aws: Any) -> set[str]:
+    """Owned secrets where a split can leave them; returns their names. Others' secrets beside."""
+    ours = [{"Key": TAG_OWNER, "Value": "me"}]
+    owned = {"big/x0",  # the split node itself: no name value covers it (DescribeSecret does)
+             "big/x00x",  # under a value that holds expected names
+             "big/x0Z",  # under a value that holds none (a spare slot)
+             "elsewhere/1",  # outside the root: the one negated value
+             "big/x0-gone"}  # scheduled for deletion
+    for name in owned:
+        aws.create(name, "v", Tags=ours)
+    aws.sm().delete_secret(SecretId="big/x0-gone", RecoveryWindowInDays=7)
+    aws.create("big/x01", "v", Tags=[{"Key": TAG_OWNER, "Value": "other"}])
+    aws.create("big/x02", "v")
+    return owned
+
+
+async def _observe_owned(backend: Backend) -> Any:
+    from reconciler.engine.inventory import Inventory
+    from reconciler.engine.scheduler import Deadline
+
+    inventory = Inventory(backend, "us-east-1", 4, Deadline(None))
+    scope = await inventory.scope("secretsmanager", Identity(), "us-east-1")
+    await inventory.observe_owned([scope], "me", {id(scope): SPLIT_EXPECTED})
+    return scope
+
+
+async def test_a_split_owned_listing_finds_every_owned_secret_once(aws, proxy, backend):
+    # GIVEN owned secrets in every kind of place a split leaves, and a scope expecting 800 names
+    from reconciler.aws.secretsmanager import NAME_ALPHABET
+    from reconciler.engine.listing import owned_plan
+
+    owned = _seed_owned_everywhere(aws)
+    plan = owned_plan(SPLIT_EXPECTED, NAME_ALPHABET)
+    assert plan is not None and plan.describe == ["big/x0"]
+    # WHEN the scope's owned secrets are observed
+    scope = await _observe_owned(backend)
+    # THEN each is found exactly once, through parallel calls and one DescribeSecret of the gap
+    assert sorted(m.name for m in scope.owned) == sorted(owned)
+    assert scope.error is None and scope.found["big/x0-gone"].deleted
+    assert proxy.calls["secretsmanager.ListSecrets"] == len(plan.calls)
+    assert proxy.calls["secretsmanager.DescribeSecret"] == 1
+
+
+async def test_a_split_owned_listing_that_cannot_read_a_gap_lists_the_scope_whole(aws, proxy, backend, caplog):
+    # GIVEN the same secrets, and a policy that denies DescribeSecret on the split node's name
+    owned = _seed_owned_everywhere(aws)
+    proxy.faults.deny_when = [("DescribeSecret", lambda body: b'"big/x0"' in body,
+                               (400, "AccessDeniedException", "not authorized: secretsmanager:DescribeSecret"))]
+    # WHEN observed
+    scope = await _observe_owned(backend)
+    # THEN nothing is taken as absent: one listing by owner tag alone finds them all
+    assert sorted(m.name for m in scope.owned) == sorted(owned)
+    assert scope.error is None
+    assert proxy.calls["secretsmanager.ListSecrets"] == 1
+    assert any(r.getMessage() == "owned listing not split" for r in caplog.records)

@@ -17,7 +17,7 @@ from reconciler._exceptions import ManifestError
 from reconciler._types import SecretMeta
 from reconciler.engine import Action, InvalidShard, Mode, Op, Options, Shard, parse_shard
 from reconciler.engine.items import DestinationRef, Item, ItemSpec, Unit
-from reconciler.engine.listing import filter_plan
+from reconciler.engine.listing import OWNED_SPLIT_ABOVE, PAGE_TARGET, filter_plan, owned_plan
 from reconciler.engine.planner import Desired, decide
 from reconciler.engine.results import Results
 from reconciler.engine.scheduler import Deadline, Scheduler
@@ -121,6 +121,70 @@ def test_filter_plan_covers_every_name_in_few_values(exact, prefixes):
 
 def test_filter_plan_of_nothing_is_no_call():
     assert filter_plan([], []) == []
+
+
+# --- owned_plan: the owned listing split by name -------------------------------------------------
+
+SMALL_ALPHABET = "ab/"
+
+
+def _matches(value: str, name: str) -> bool:
+    """ListSecrets' name filter: a case-sensitive prefix; '!x' is every name not starting with x."""
+    return not name.startswith(value[1:]) if value.startswith("!") else name.startswith(value)
+
+
+def _every_name(max_len: int) -> list[str]:
+    out, level = [], [""]
+    for _ in range(max_len):
+        level = [n + ch for n in level for ch in SMALL_ALPHABET]
+        out += level
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), count=st.integers(OWNED_SPLIT_ABOVE + 1, 2500), depth=st.integers(6, 8),
+       short=st.booleans())
+def test_owned_plan_covers_every_possible_name_exactly_once(seed, count, depth, short):
+    # GIVEN expected names over a small alphabet (so every possible short name can be tried); long
+    # names only (short=False) leave split nodes that no expected name fills: they must be described
+    import random
+    rnd = random.Random(seed)
+    least = 1 if short else depth - 1
+    expected = {"".join(rnd.choice(SMALL_ALPHABET) for _ in range(rnd.randint(least, depth)))
+                for _ in range(count)}
+    # WHEN the owned listing is planned
+    plan = owned_plan(expected, SMALL_ALPHABET)
+    if plan is None:
+        return  # too few, or no split pays: one listing by owner tag, nothing to check
+    # THEN every name that could exist is listed by exactly one call value, or described, or is
+    # expected (listed by name afterwards); and no call has more than 10 values
+    assert all(1 <= len(call) <= LIST_FILTER_MAX_VALUES for call in plan.calls)
+    values = [v for call in plan.calls for v in call]
+    for name in [*_every_name(depth + 1), *expected]:
+        hits = sum(_matches(v, name) for v in values)
+        covered_otherwise = name in plan.describe or name in expected
+        assert hits == 1 or (hits == 0 and covered_otherwise), (name, hits)
+    assert not set(plan.describe) & expected
+
+
+def test_owned_plan_keeps_small_scopes_to_one_listing():
+    assert owned_plan([f"dst/{i}" for i in range(OWNED_SPLIT_ABOVE)], SMALL_ALPHABET) is None
+    assert owned_plan([], SMALL_ALPHABET) is None
+
+
+def test_owned_plan_of_5000_destinations_costs_no_more_calls_than_pages():
+    # GIVEN the steady-state benchmark's 5,000 destinations and Secrets Manager's name alphabet
+    from reconciler.aws.secretsmanager import NAME_ALPHABET
+    names = [f"bench/dst/s{i:05d}" for i in range(5000)]
+    # WHEN planned
+    plan = owned_plan(names, NAME_ALPHABET)
+    # THEN about as many calls as one serial listing has pages, each call at most two pages deep
+    assert plan is not None
+    pages = -(-len(names) // PAGE_TARGET)
+    assert len(plan.calls) + len(plan.describe) <= pages + 2
+    deepest = max(sum(1 for n in names if any(_matches(v, n) for v in call)) for call in plan.calls)
+    assert deepest <= 2 * PAGE_TARGET
+    assert plan.calls[-1] == ["!bench/dst/s0"]
 
 
 # --- sharding and selection ----------------------------------------------------------------------

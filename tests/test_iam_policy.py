@@ -253,6 +253,23 @@ def test_known_variables_stay_exact_mid_name(tmp_path: Path) -> None:
                     "arn:aws:secretsmanager:us-west-2:111111111111:secret:dr/us-west-2/gold/db-??????"]
 
 
+def test_many_exact_destinations_may_describe_their_common_prefix(tmp_path: Path) -> None:
+    # GIVEN more exact destinations in one region than one owned listing should page through
+    from reconciler.engine.listing import OWNED_SPLIT_ABOVE
+    n = OWNED_SPLIT_ABOVE + 1
+    rows = "\n".join(f"  - {{source: prod/s{i:04d}, destination: dr/app/s{i:04d}}}" for i in range(n))
+    m = load_manifest(_write(tmp_path, "version: 1\ndefaults: {source: {region: us-east-1}, "
+                                       "destination: {region: us-west-2}}\nmappings:\n" + rows + "\n"))
+    # WHEN the policy is written
+    dest = _statement(policies_for(m, default_account=ACCOUNT)["runner"], "DescribeDestinations")["Resource"]
+    # THEN DescribeSecret (metadata, which ListSecrets shows anyway) also covers their common prefix,
+    # where the split owned listing reads the names it branches at; writes stay exact
+    assert "arn:aws:secretsmanager:us-west-2:111111111111:secret:dr/app/s0*" in dest
+    assert len(dest) == n + 1
+    put = _statement(policies_for(m, default_account=ACCOUNT)["runner"], "WriteOwnedDestinations")["Resource"]
+    assert all(r.endswith("-??????") for r in put)
+
+
 def test_placeholder_account_without_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import reconciler._iam as iam

@@ -6,6 +6,7 @@ error translation are the ``Caller``'s; clients and credentials are the backend'
 
 from __future__ import annotations
 
+import string
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,10 @@ SERVICE = "secretsmanager"
 
 ClientGetter = Callable[[], Awaitable[Any]]
 
+# What a secret's name may hold (CreateSecret: "ASCII letters, numbers, and /_+=.@-"). Name filters
+# are case-sensitive prefixes, so one value per character covers every name below a node.
+NAME_ALPHABET = string.ascii_letters + string.digits + "/_+=.@-"
+
 
 class SecretsManager:
     """The operations the engine needs, in Secrets Manager's terms."""
@@ -31,6 +36,7 @@ class SecretsManager:
     writes_description_with_value = False  # UpdateSecret sets it alone
     listings_carry_tags = True  # ListSecrets answers with each secret's tags
     plan_reads_values = False  # any value a transform lets through fits
+    owned_name_alphabet: str | None = NAME_ALPHABET
 
     def __init__(self, *, caller: Caller, client: ClientGetter, identity: Identity, region: str,
                  account: str) -> None:
@@ -57,13 +63,16 @@ class SecretsManager:
         async for meta in self._list(filters):
             yield meta
 
-    async def list_owned(self, owner: str) -> AsyncIterator[SecretMeta]:
+    async def list_owned(self, owner: str, name_filter: list[str] | None = None) -> AsyncIterator[SecretMeta]:
         """Secrets tagged ``reconciler:owner = owner``, scheduled deletions included.
 
         ListSecrets' tag-key and tag-value filters match independently (some tag has the key,
-        some tag has the value), so each answer is checked for the pair itself.
+        some tag has the value), so each answer is checked for the pair itself. Filters of
+        different keys must all match: ``name_filter`` narrows the same listing.
         """
         filters = [{"Key": "tag-key", "Values": [TAG_OWNER]}, {"Key": "tag-value", "Values": [owner]}]
+        if name_filter:  # first: the narrowest (AWS applies all alike; moto stops at the first miss)
+            filters.insert(0, {"Key": "name", "Values": name_filter})
         async for meta in self._list(filters):
             if meta.tags.get(TAG_OWNER) == owner:
                 yield meta

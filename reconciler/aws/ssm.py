@@ -178,6 +178,7 @@ class ParameterStore:
     batch_size = GET_PARAMETERS_MAX_NAMES
     writes_description_with_value = True  # the token marker lives in the description
     listings_carry_tags = False  # DescribeParameters has no tags: ``describe`` adds ListTagsForResource
+    owned_name_alphabet: str | None = None  # BeginsWith has no negation: the owned listing is not split
     plan_reads_values = True  # plan says which values are too large for their tier (check_value)
 
     def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws",
@@ -221,8 +222,9 @@ class ParameterStore:
                 meta.tags = {"reconciler:owner": str(self._owner)}  # proved by the filter; no other tag
             yield meta
 
-    async def list_owned(self, owner: str) -> AsyncIterator[SecretMeta]:
+    async def list_owned(self, owner: str, name_filter: list[str] | None = None) -> AsyncIterator[SecretMeta]:
         """Parameters carrying ``reconciler:owner = owner`` (tag filters are exact in SSM)."""
+        assert name_filter is None, "owned_name_alphabet is None: never split"
         async for meta in self._describe_pages([{"Key": "tag:reconciler:owner", "Values": [owner]}]):
             meta.tags = {"reconciler:owner": owner}  # the filter proved this one tag, no other
             yield meta

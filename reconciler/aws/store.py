@@ -58,6 +58,9 @@ class Store(Protocol):
     # True when the store refuses some values (Parameter Store: over a tier's size, binary), so
     # ``plan`` reads the source values of the items it would write to it and says so (check_value).
     plan_reads_values: bool
+    # Every character a name may hold, when ``list_owned`` takes a name filter (its listing can
+    # then be split into parallel calls: engine.listing.owned_plan); None: it cannot be split.
+    owned_name_alphabet: str | None
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -65,8 +68,12 @@ class Store(Protocol):
         """Every secret whose name starts with one of ``name_prefixes`` (all when None)."""
         ...
 
-    def list_owned(self, owner: str, /) -> AsyncIterator[SecretMeta]:
-        """Every secret whose ``reconciler:owner`` tag is ``owner``, scheduled deletions included."""
+    def list_owned(self, owner: str, name_filter: list[str] | None = None, /) -> AsyncIterator[SecretMeta]:
+        """Every secret whose ``reconciler:owner`` tag is ``owner``, scheduled deletions included.
+
+        ``name_filter``: only names starting with one of these values (``!x``: not starting with
+        x); given only when ``owned_name_alphabet`` is set.
+        """
         ...
 
     async def describe(self, secret_id: str, /) -> SecretMeta | None: ...

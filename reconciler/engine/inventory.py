@@ -12,17 +12,19 @@ kept in ``unobserved``. ``unobserved_error`` tells the engine which items must f
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import anyio
 
+from .._constants import TAG_OWNER
 from .._exceptions import BackendError, CircuitOpenError, DeadlineExceeded
 from .._types import SecretMeta
 from ..aws.backend import Backend
 from ..aws.store import Store, StoreService
 from ..manifest import DestinationSpec, Identity, MappingSpec
 from ..output.report import RunError
-from .listing import filter_plan
+from .listing import OwnedPlan, filter_plan, owned_plan
 from .scheduler import Deadline
 
 log = logging.getLogger("reconciler")
@@ -152,18 +154,61 @@ class Inventory:
                 scope.exact.add(name)
         await self._list([s for s in self._scopes.values() if s.exact - set(s.found)], only_new=True)
 
-    async def observe_owned(self, scopes: list[Scope], owner: str) -> None:
+    async def observe_owned(self, scopes: list[Scope], owner: str,
+                            expected: Mapping[int, list[str]] | None = None) -> None:
         """One listing per destination scope of the secrets ``owner`` owns (SPEC "Lifecycle").
 
         It serves drift and orphans at once: the destinations it finds need no listing by name
         (``observe_destinations`` then lists only new or foreign names), and what no item maps to
         is an orphan (engine.lifecycle). Scheduled deletions are included (ours are restored).
+        ``expected`` (by ``id(scope)``: the destination names the items name there) lets a large
+        scope's listing be split into parallel calls (engine.listing.owned_plan).
         """
         async with anyio.create_task_group() as tg:
             for scope in scopes:
                 if scope.endpoint is not None and scope.error is None and scope.owned is None:
                     scope.owned = []
-                    tg.start_soon(self._list_one, scope, None, owner)
+                    alphabet = scope.endpoint.owned_name_alphabet
+                    names = (expected or {}).get(id(scope), [])
+                    plan = owned_plan(names, alphabet) if alphabet else None
+                    tg.start_soon(self._list_owned, scope, owner, plan)
+
+    async def _list_owned(self, scope: Scope, owner: str, plan: OwnedPlan | None) -> None:
+        assert scope.endpoint is not None and scope.owned is not None
+        endpoint, owned = scope.endpoint, scope.owned
+        if plan is not None:
+            # The names no split value covers come first: if one cannot be read, the scope is
+            # listed whole instead (never "absent" for "could not observe").
+            failed: list[ObserveError] = []
+            async with anyio.create_task_group() as tg:
+                for name in plan.describe:
+                    tg.start_soon(self._describe_owned, endpoint, name, owner, owned, failed)
+            if failed:
+                log.warning("owned listing not split", extra={"endpoint": repr(endpoint),
+                                                              "error_type": getattr(failed[0], "type", "Deadline")})
+                owned.clear()
+                plan = None
+        if plan is None:
+            await self._list_one(scope, None, owner)
+            return
+        for meta in owned:
+            self._found(scope, meta)
+        async with anyio.create_task_group() as tg:
+            for values in plan.calls:
+                tg.start_soon(self._list_one, scope, values, owner)
+
+    async def _describe_owned(self, endpoint: Store, name: str, owner: str, owned: list[SecretMeta],
+                              failed: list[ObserveError]) -> None:
+        try:
+            async with self._limiter:
+                if self.deadline.passed():
+                    raise DeadlineExceeded("DescribeSecret: the run's deadline passed")
+                meta = await endpoint.describe(name)
+        except (BackendError, DeadlineExceeded) as exc:
+            failed.append(exc)
+            return
+        if meta is not None and meta.name == name and meta.tags.get(TAG_OWNER) == owner:
+            owned.append(meta)
 
     def unobserved_error(self, scope: Scope, secret_id: str) -> ObserveError | None:
         """Why ``secret_id`` in ``scope`` could not be observed, or None if it was."""
@@ -194,24 +239,30 @@ class Inventory:
                     tg.start_soon(self._list_one, scope, values)
 
     async def _list_one(self, scope: Scope, values: list[str] | None, owner: str | None = None) -> None:
-        """List by name prefixes ``values``, or (``owner`` given) the secrets ``owner`` owns."""
+        """List by name prefixes ``values``, or (``owner`` given) the secrets ``owner`` owns (among
+        the names ``values`` filters, when given)."""
         assert scope.endpoint is not None
         try:
             async with self._limiter:
                 if self.deadline.passed():  # SPEC: no new work after the deadline; listing included
                     raise DeadlineExceeded("ListSecrets: the run's deadline passed")
-                listing = scope.endpoint.list_secrets(values) if owner is None else scope.endpoint.list_owned(owner)
+                listing = (scope.endpoint.list_secrets(values) if owner is None
+                           else scope.endpoint.list_owned(owner, values))
                 async for meta in listing:
                     if owner is not None and scope.owned is not None:
                         scope.owned.append(meta)
-                    if meta.name in scope.found and not meta.deleted and scope.found[meta.name].deleted:
-                        scope.found[meta.name] = meta  # a live secret wins over a deleted namesake
-                    else:
-                        scope.found.setdefault(meta.name, meta)
+                    self._found(scope, meta)
         except (BackendError, DeadlineExceeded) as exc:
             scope.error = _telling(scope.error, exc)
             log.error("listing failed", extra={"endpoint": repr(scope.endpoint),
                                                "error_type": getattr(exc, "type", "DeadlineExceeded")})
+
+    @staticmethod
+    def _found(scope: Scope, meta: SecretMeta) -> None:
+        if meta.name in scope.found and not meta.deleted and scope.found[meta.name].deleted:
+            scope.found[meta.name] = meta  # a live secret wins over a deleted namesake
+        else:
+            scope.found.setdefault(meta.name, meta)
 
 
 def _telling(current: ObserveError | None, new: ObserveError) -> ObserveError:

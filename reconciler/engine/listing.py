@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from .._constants import LIST_FILTER_MAX_VALUES, LIST_SECRETS_PAGE_SIZE
 
@@ -73,3 +76,109 @@ def _partition(names: list[str], lo: int, hi: int) -> list[tuple[str, int]]:
         out += _partition(names, i, j)
         i = j
     return out
+
+
+# --- the owned listing, split by name ------------------------------------------------------------
+#
+# One listing by owner tag pages one after another (NextToken): 50 round trips in a row for 5,000
+# destinations. Split by name, the same secrets come back in calls that all run at once. The split
+# must miss nothing (an owned secret that no call lists is an orphan never found), so it is a cover
+# of every possible name, not of the names we expect:
+# - ``!root``: every name that does not start with ``root``, the longest prefix all expected names
+#   share (one negated value: names outside ``root``; AWS documents '!' as negation);
+# - below ``root``, a node that is split is replaced by one value per character a name may hold
+#   (most match nothing and ride in the spare value slots of the other calls);
+# - the name equal to a split node is covered by no value: it is read with DescribeSecret (an
+#   expected name needs none: it is listed by name afterwards, and a mapped secret is no orphan).
+#   If one of those reads fails (a policy that names destinations exactly denies it), the scope
+#   falls back to the one listing (engine.inventory): could not observe never means absent.
+# Expected names only decide where to split; a wrong guess costs calls, never coverage.
+
+OWNED_SPLIT_ABOVE = 2 * PAGE_TARGET  # fewer expected secrets than this: one listing is as good
+
+
+@dataclass(frozen=True)
+class OwnedPlan:
+    """Name-filter values per ListSecrets call (ANDed with the owner tag), and names to describe."""
+
+    calls: list[list[str]]
+    describe: list[str]
+
+
+def owned_plan(names: Iterable[str], alphabet: str) -> OwnedPlan | None:
+    """A split of the owned listing into parallel calls, or None when one listing is as good.
+
+    ``names`` are the destinations expected in the scope, ``alphabet`` every character a name may
+    hold. A node is split only while the values it adds (``len(alphabet)`` per split) fit the spare
+    value slots of the calls the expected secrets need anyway, so the split costs about no calls.
+    """
+    wanted = sorted(set(names))
+    if len(wanted) <= OWNED_SPLIT_ABOVE:
+        return None
+    pages = -(-len(wanted) // PAGE_TARGET)
+    budget = pages * (LIST_FILTER_MAX_VALUES - 1) // len(alphabet)  # splits whose values fit spare slots
+    root = _common_prefix(wanted[0], wanted[-1])
+    leaves: dict[str, int] = {root: len(wanted)}
+    split: list[str] = []
+    heap = [(-len(wanted), root)]
+    while heap:
+        negcount, node = heapq.heappop(heap)
+        if -negcount <= 2 * PAGE_TARGET:
+            break  # the largest leaf takes two pages at most: a split would cost a DescribeSecret more
+        # Split where the names branch, not one character at a time: the chain of nodes down to
+        # their common prefix is split on the way (each alone would move the mass, not divide it).
+        lo, hi = _bounds(wanted, node)
+        branch = _common_prefix(wanted[lo], wanted[hi - 1])
+        chain = [branch[:k] for k in range(len(node), len(branch) + 1)]
+        if len(split) + len(chain) > budget:
+            continue  # too dear: this leaf stays whole
+        del leaves[node]
+        for level, below in zip(chain, [*chain[1:], None], strict=True):
+            split.append(level)
+            for ch in alphabet:
+                child = level + ch
+                if child != below:
+                    lo, hi = _bounds(wanted, child)
+                    leaves[child] = hi - lo
+                    if hi > lo:
+                        heapq.heappush(heap, (lo - hi, child))
+    if not split:
+        return None
+    calls = _pack(leaves)
+    if root:
+        calls.append(["!" + root])
+    known = set(wanted)
+    return OwnedPlan(calls=calls, describe=[n for n in split if n and n not in known])
+
+
+def _bounds(sorted_names: list[str], prefix: str) -> tuple[int, int]:
+    """The slice of ``sorted_names`` that starts with ``prefix``."""
+    if not prefix:
+        return 0, len(sorted_names)
+    lo = bisect.bisect_left(sorted_names, prefix)
+    return lo, bisect.bisect_left(sorted_names, prefix[:-1] + chr(ord(prefix[-1]) + 1), lo)
+
+
+def _pack(leaves: dict[str, int]) -> list[list[str]]:
+    """Leaves that hold expected names packed in key order (a call within a page, like filter_plan);
+    empty leaves then fill the spare slots, and only what is left makes calls of its own."""
+    calls: list[list[str]] = []
+    size = 0
+    empty: list[str] = []
+    for value in sorted(leaves):
+        count = leaves[value]
+        if count == 0:
+            empty.append(value)
+        elif calls and len(calls[-1]) < LIST_FILTER_MAX_VALUES and size + count <= PAGE_TARGET:
+            calls[-1].append(value)
+            size += count
+        else:
+            calls.append([value])
+            size = count
+    for call in calls:
+        while empty and len(call) < LIST_FILTER_MAX_VALUES:
+            call.append(empty.pop())
+    while empty:
+        calls.append(empty[-LIST_FILTER_MAX_VALUES:])
+        del empty[-LIST_FILTER_MAX_VALUES:]
+    return calls

@@ -95,14 +95,19 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     """
     async with anyio.create_task_group() as tg:
         if owner is not None:
-            # The owned listing pages one after another (NextToken): started now, it overlaps the
-            # source listings and the expansion instead of following them. Only the scopes the
-            # manifest names are known yet; those of accounts found at run time follow below.
-            tg.start_soon(_observe_owned, inventory, mappings, owner)
+            # An owned listing that cannot be split (Parameter Store) pages one after another:
+            # started now, it overlaps the source listings and the expansion instead of following
+            # them. A split one (Secrets Manager) needs the destination names: it follows below.
+            tg.start_soon(_observe_owned_whole, inventory, mappings, owner)
         await inventory.observe_sources(mappings, expander.only)
         items = await expander.expand(mappings)
     if owner is not None:
-        await inventory.observe_owned(await _destination_scopes(inventory, mappings, items), owner)
+        expected: dict[int, list[str]] = {}
+        for item in items:
+            if item.spec.dest_endpoint is not None and not destination_unknown(item):
+                scope = inventory.dest_scope(item.spec.dest_spec, item.spec.dest.region)
+                expected.setdefault(id(scope), []).append(item.spec.dest.name)
+        await inventory.observe_owned(await _destination_scopes(inventory, mappings, items), owner, expected)
     wanted = [(inventory.dest_scope(i.spec.dest_spec, i.spec.dest.region), i.spec.dest.name)
               for i in items if i.result is None]
     await inventory.observe_destinations(wanted)
@@ -123,8 +128,10 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     return items
 
 
-async def _observe_owned(inventory: Inventory, mappings: list[MappingSpec], owner: str) -> None:
-    await inventory.observe_owned(await _destination_scopes(inventory, mappings, []), owner)
+async def _observe_owned_whole(inventory: Inventory, mappings: list[MappingSpec], owner: str) -> None:
+    scopes = await _destination_scopes(inventory, mappings, [])
+    await inventory.observe_owned([s for s in scopes if s.endpoint is not None
+                                   and s.endpoint.owned_name_alphabet is None], owner)
 
 
 async def _destination_scopes(inventory: Inventory, mappings: list[MappingSpec], items: list[Item]) -> list[Scope]:
