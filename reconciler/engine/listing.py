@@ -112,7 +112,9 @@ def owned_plan(names: Iterable[str], alphabet: str) -> OwnedPlan | None:
     hold. A node is split only while the values it adds (``len(alphabet)`` per split) fit the spare
     value slots of the calls the expected secrets need anyway, so the split costs about no calls.
     """
-    wanted = sorted(set(names))
+    # A name the store would refuse cannot exist, and a filter value holding it would fail the
+    # whole listing: such names do not guide the split.
+    wanted = sorted({n for n in names if n and set(n) <= set(alphabet)})
     if len(wanted) <= OWNED_SPLIT_ABOVE:
         return None
     pages = -(-len(wanted) // PAGE_TARGET)
