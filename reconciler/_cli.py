@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import signal
@@ -124,13 +125,21 @@ def _load_retry_failed(path: str) -> frozenset[tuple[str, str, str, str]]:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         # An item without a destination (a prefix mapping whose listing failed) is keyed by its mapping alone.
+        failed = [i for i in data["items"] if i["action"] in ("failed", "deferred")]
         keys = frozenset(
             (i["mapping"], "", "", "") if i["destination"] is None else
             (i["mapping"], i["destination"]["name"], i["destination"]["region"], i["destination"]["account"])
-            for i in data["items"] if i["action"] in ("failed", "deferred")
+            for i in failed
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        guarded = sum(1 for i in failed if (i.get("error") or {}).get("type") == "PruneGuard")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ManifestError([f"{path}: --retry-failed needs a JSON report from reconciler run: {exc}"]) from None
+    if guarded:
+        # SPEC "Lifecycle": a run that sees part of the manifest never deletes orphans, so a retry
+        # cannot redo these; saying nothing would read as "done" (exit 0).
+        logging.getLogger("reconciler").warning(
+            "deletions refused by the prune guard are not retried: run the whole manifest (after raising "
+            "prune.max_deletes, if the deletions are wanted)", extra={"count": guarded})
     return keys
 
 

@@ -185,7 +185,7 @@ def test_guard_empty_manifest_accident_deletes_nothing(aws, proxy, write_manifes
     assert not any(deleted(aws, f"dr/{i}") for i in "abc")
 
 
-def test_guard_truncated_manifest_accident_then_a_deliberate_prune(aws, proxy, write_manifest, run_cli):
+def test_guard_truncated_manifest_accident_then_a_deliberate_prune(aws, proxy, write_manifest, run_cli, tmp_path):
     # GIVEN five converged copies
     ids = ("m1", "m2", "m3", "m4", "m5")
     seed(aws, *ids)
@@ -194,6 +194,13 @@ def test_guard_truncated_manifest_accident_then_a_deliberate_prune(aws, proxy, w
     code, report, _ = run_cli("run", str(write_manifest(manifest(exact("m1", "m2"),
                                                                  prune="{enabled: true, max_deletes: 2}"))))
     assert code == 1 and totals(report) == {"in_sync": 2, "failed": 3}
+    assert proxy.calls.get("secretsmanager.DeleteSecret", 0) == 0
+    # WHEN only those refusals are retried: a partial run never deletes, and says so (not a silent 0)
+    saved = tmp_path / "guarded.json"
+    saved.write_text(json.dumps(report))
+    code, _, err = run_cli("run", str(write_manifest(manifest(exact("m1", "m2"), prune="{enabled: true, max_deletes: 2}"))),
+                           "--retry-failed", str(saved))
+    assert "deletions refused by the prune guard are not retried" in err
     assert proxy.calls.get("secretsmanager.DeleteSecret", 0) == 0
     # WHEN the operator means it and raises the limit
     code, report, _ = run_cli("run", str(write_manifest(manifest(exact("m1", "m2"),
