@@ -198,8 +198,8 @@ def test_guard_truncated_manifest_accident_then_a_deliberate_prune(aws, proxy, w
     # WHEN only those refusals are retried: a partial run never deletes, and says so (not a silent 0)
     saved = tmp_path / "guarded.json"
     saved.write_text(json.dumps(report))
-    code, _, err = run_cli("run", str(write_manifest(manifest(exact("m1", "m2"), prune="{enabled: true, max_deletes: 2}"))),
-                           "--retry-failed", str(saved))
+    cut = write_manifest(manifest(exact("m1", "m2"), prune="{enabled: true, max_deletes: 2}"))
+    code, _, err = run_cli("run", str(cut), "--retry-failed", str(saved))
     assert "deletions refused by the prune guard are not retried" in err
     assert proxy.calls.get("secretsmanager.DeleteSecret", 0) == 0
     # WHEN the operator means it and raises the limit
