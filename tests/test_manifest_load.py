@@ -409,6 +409,28 @@ def test_rule_files_inside_the_directory_are_read(write_manifest, run_cli, tmp_p
         assert code == 0, err
 
 
+def test_a_directory_swapped_for_a_symlink_after_the_check_is_refused(tmp_path, monkeypatch):
+    # GIVEN rules/a.sed inside the manifest's directory, and a same-named file outside it
+    (tmp_path / "in" / "rules").mkdir(parents=True)
+    (tmp_path / "in" / "rules" / "a.sed").write_text("s/a/b/\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.sed").write_text(f"s/{SECRET_LOOKING}/x/\n")
+    checked = Path.is_relative_to
+
+    def swap_after_check(self: Path, other: Any) -> bool:
+        # WHEN rules/ is swapped for a symlink to the outside right after the containment check
+        inside = checked(self, other)
+        (tmp_path / "in" / "rules").rename(tmp_path / "in" / "moved")
+        (tmp_path / "in" / "rules").symlink_to(tmp_path / "out")
+        return inside
+
+    monkeypatch.setattr(Path, "is_relative_to", swap_after_check)
+    # THEN the open, one directory at a time without following symlinks, refuses it
+    with pytest.raises(RuleFileError, match="cannot open it") as info:
+        read_rule_file("rules/a.sed", base=LocalDir(tmp_path / "in"))
+    assert SECRET_LOOKING not in str(info.value)
+
+
 def test_read_rule_file_api(tmp_path):
     (tmp_path / "r.sed").write_text("s/a/b/\n")
     assert read_rule_file("r.sed", base=LocalDir(tmp_path)) == "s/a/b/\n"

@@ -56,7 +56,7 @@ class LocalDir:
         # symlink left, so one appearing now is a swap and is refused. fstat decides on what was opened.
         flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
         try:
-            fd = os.open(target, flags)
+            fd = _open_beneath(root, target.relative_to(root).parts, flags)
         except OSError as exc:
             raise RuleFileError(f"cannot open it ({exc.__class__.__name__})") from None
         try:
@@ -69,6 +69,25 @@ class LocalDir:
             raise RuleFileError(f"cannot read it ({exc.__class__.__name__})") from None
         finally:
             os.close(fd)
+
+
+def _open_beneath(root: Path, parts: tuple[str, ...], flags: int) -> int:
+    """Open ``root/parts...`` one directory at a time, each step relative to the last and refusing
+    symlinks: a directory swapped for a symlink after the containment check cannot lead outside
+    ``root`` (a path opened whole would follow it). Where ``dir_fd`` is not supported, the whole
+    path is opened with ``flags`` (O_NOFOLLOW then guards the last step only)."""
+    if os.open not in os.supports_dir_fd or not parts:
+        return os.open(root.joinpath(*parts), flags)
+    step = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(root, step)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, step, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(parts[-1], flags, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(eq=False)
