@@ -43,7 +43,10 @@ MAX_DIMENSIONS_PER_METRIC = 30
 
 # --- transforms --------------------------------------------------------------------------------
 TRANSFORM_ENGINE_VERSION = "2"  # bump when any transform's output for the same input may change; 2: json kept text
-TRANSFORM_TIMEOUT_SECONDS = 2.0  # wall clock allowed for one item's whole transform chain
+# CPU time of the transforming thread allowed for one item's whole transform chain. CPU, not wall
+# time: transforms run in worker threads side by side and wait for the GIL (and, on a busy host,
+# for a core); that waiting must not fail an item whose rules are cheap.
+TRANSFORM_TIMEOUT_SECONDS = 2.0
 
 # --- tokens ------------------------------------------------------------------------------------
 # Namespace of the deterministic ClientRequestTokens (uuid5). Never change it: every

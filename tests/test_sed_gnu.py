@@ -54,7 +54,7 @@ def gnu_sed(script: str, text: str, *, limit: bool = False) -> subprocess.Comple
 
 
 def ours(script: str, text: str, timeout: float = 30) -> bytes:
-    return parse_script(script).apply(text, time.monotonic() + timeout).encode()
+    return parse_script(script).apply(text, time.thread_time() + timeout).encode()
 
 
 def assert_same(script: str, text: str, timeout: float = 30) -> None:
@@ -146,7 +146,7 @@ def test_a_mib_script_loads_in_bounded_memory(name: str) -> None:
 def test_the_run_time_limit_still_stops_a_runaway_rule() -> None:
     script = parse_script("s/(a|aa)+$/x/")
     with pytest.raises(TransformError, match="time limit"):
-        script.apply("a" * 5000 + "b", time.monotonic() + 0.2)
+        script.apply("a" * 5000 + "b", time.thread_time() + 0.2)
 
 
 # --- non-ASCII: glibc's classes and case mapping ---------------------------------------------------

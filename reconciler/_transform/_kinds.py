@@ -42,7 +42,7 @@ class TransformMode(_StrEnum):
 @runtime_checkable
 class Step(Protocol):
     """A compiled step. ``apply`` raises TransformError (never carrying the value) and gives up,
-    with that error, once ``time.monotonic()`` passes ``deadline``."""
+    with that error, once ``time.thread_time()`` (this thread's CPU time) passes ``deadline``."""
 
     @property
     def mode(self) -> TransformMode: ...

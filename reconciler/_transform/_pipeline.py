@@ -88,8 +88,9 @@ class Transform:
     def apply(self, value: str, *, timeout: float = TRANSFORM_TIMEOUT_SECONDS,
               clock: Callable[[], float] | None = None) -> str:
         """Run every step under one deadline, ``timeout`` seconds from now on ``clock`` (default
-        ``time.monotonic``, the clock every step reads, looked up per call so a test can fake it)."""
-        deadline = (clock or time.monotonic)() + timeout
+        ``time.thread_time``: this thread's CPU time, the clock every step reads, looked up per
+        call so a test can fake it)."""
+        deadline = (clock or time.thread_time)() + timeout
         for label, step in self.steps:
             try:
                 value = step.apply(value, deadline)

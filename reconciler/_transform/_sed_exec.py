@@ -5,8 +5,8 @@ Invariants:
 - Every regex runs on ``Ere.subject(line)`` (the line upper-cased under ``I``); that has the same
   length in code points as the line, so every span indexes the original line, and replacements
   copy original text, never the upper-cased copy.
-- Every search gets the time left before ``deadline`` as the regex module's timeout: a runaway
-  rule raises TransformError for its item, it never hangs a run.
+- Every search gets the CPU time left before ``deadline`` (``time.thread_time``) as the regex
+  module's timeout: a runaway rule raises TransformError for its item, it never hangs a run.
 - Where GNU sed would act on bytes inside a multi-byte character (an empty match next to one), we
   refuse with TransformError rather than write different bytes.
 """
@@ -99,18 +99,23 @@ def _lines(text: str) -> Iterator[tuple[str, str]]:
         start = nl + 1
 
 
+MIN_SEARCH_BUDGET = 0.001  # seconds of CPU below which a search is not started (or tried again)
+
+
 def _search(rx: Ere, subject: str, pos: int, deadline: float, *, whole: bool = False) -> Any:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TransformError("sed rule exceeded the transform time limit")
     try:
         compiled = rx.whole if whole else rx.compiled
     except Exception:  # the regex module refused our translation: a bug of ours, fail the item
         raise TransformError("sed rule could not be compiled") from None
-    try:
-        return compiled.search(subject, pos, timeout=remaining)
-    except TimeoutError:
-        raise TransformError("sed rule exceeded the transform time limit") from None
+    # The budget is this thread's CPU time; the regex module times out on the wall clock. A search
+    # that timed out while the thread waited (for the GIL, for a core) still has budget left and
+    # is run again with what is left: each try spends CPU, so the loop ends once the budget does.
+    while (remaining := deadline - time.thread_time()) > MIN_SEARCH_BUDGET:
+        try:
+            return compiled.search(subject, pos, timeout=remaining)
+        except TimeoutError:
+            continue
+    raise TransformError("sed rule exceeded the transform time limit")
 
 
 def _substitute(cmd: Substitute, line: str, deadline: float) -> str:
