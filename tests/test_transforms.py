@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,29 @@ def test_runaway_regex_is_stopped_by_the_time_limit():
     value = "a" * 60 + "b"
     with pytest.raises(TransformError, match="time limit"):
         t.apply(value * 1000, timeout=0.5)
+
+
+def test_the_time_limit_counts_cpu_time_not_waiting_for_other_transforms():
+    # GIVEN a rule that costs about 0.12 s of CPU (backtracking), and a limit of 0.6 s
+    t = transform(sed("s/(a|aa)+$/x/"))
+    value = "a" * 24 + "b"
+    # WHEN twelve items transform at once in worker threads, as the writer runs them: on two cores
+    # each takes over 0.7 s of wall time (more on a busy host), past the limit on a wall clock
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            t.apply(value, timeout=0.6)
+        except TransformError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    # THEN none fails: each spent its 0.12 s of CPU; waiting for the others is not its cost
+    assert errors == []
 
 
 def test_an_expired_deadline_stops_before_any_work():

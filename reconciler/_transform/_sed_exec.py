@@ -100,6 +100,7 @@ def _lines(text: str) -> Iterator[tuple[str, str]]:
 
 
 MIN_SEARCH_BUDGET = 0.001  # seconds of CPU below which a search is not started (or tried again)
+MIN_CPU_SHARE = 0.05  # a starved thread's retry waits at most 20x its CPU budget in wall time
 
 
 def _search(rx: Ere, subject: str, pos: int, deadline: float, *, whole: bool = False) -> Any:
@@ -108,13 +109,18 @@ def _search(rx: Ere, subject: str, pos: int, deadline: float, *, whole: bool = F
     except Exception:  # the regex module refused our translation: a bug of ours, fail the item
         raise TransformError("sed rule could not be compiled") from None
     # The budget is this thread's CPU time; the regex module times out on the wall clock. A search
-    # that timed out while the thread waited (for the GIL, for a core) still has budget left and
-    # is run again with what is left: each try spends CPU, so the loop ends once the budget does.
+    # that timed out while the thread waited (for the GIL, for a core) still has budget left: it
+    # runs again (from the start: the regex module cannot resume) with a wall timeout scaled by the
+    # CPU share the thread got, so the retry can spend all that is left. Each try spends CPU, so
+    # the loop ends once the budget does; wall time is at most the budget over MIN_CPU_SHARE a try.
+    share = 1.0  # CPU seconds this thread got per wall second in the last try: 1 on an idle host
     while (remaining := deadline - time.thread_time()) > MIN_SEARCH_BUDGET:
+        started = time.monotonic()
         try:
-            return compiled.search(subject, pos, timeout=remaining)
+            return compiled.search(subject, pos, timeout=remaining / share)
         except TimeoutError:
-            continue
+            spent = remaining - (deadline - time.thread_time())
+            share = max(MIN_CPU_SHARE, min(1.0, spent / max(time.monotonic() - started, 1e-6)))
     raise TransformError("sed rule exceeded the transform time limit")
 
 
