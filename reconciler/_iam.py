@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
-from .engine.listing import OWNED_SPLIT_ABOVE
+from .aws.secretsmanager import NAME_ALPHABET
+from .engine.listing import owned_plan
 from .manifest.spec import DestinationSpec, Identity, Manifest, MappingSpec
 
 RUNNER: Final = "runner"
@@ -327,22 +328,28 @@ def _sm_read_statements(scope: _Scope) -> list[dict[str, Any]]:
 
 
 def _split_prefixes(dest_arns: list[str]) -> set[str]:
-    """``<common prefix>*`` of each (region, account) with enough exact destinations for the owned
-    listing to be split (engine.listing.owned_plan): it describes the names where the split
-    branches, which are prefixes of the destinations' names. Only metadata, which ListSecrets (no
+    """``<common prefix>*`` of each (region, account) whose owned listing the engine may split
+    (engine.listing.owned_plan): the split reads the names where it branches with DescribeSecret,
+    and those are prefixes of the destinations' names. Only metadata, which ListSecrets (no
     resource-level permission) shows already; without it those reads are denied and the scope is
-    listed whole, one page after another.
+    listed whole, one page after another. A scope with a prefix mapping may split on its members
+    (unknown here); a scope whose names share no prefix gets nothing (that would be every secret).
     """
     groups: dict[str, list[str]] = defaultdict(list)
+    prefixed: set[str] = set()
     for arn in dest_arns:
         head, sep, tail = arn.partition(":secret:")
-        if sep and tail.endswith("-??????") and "*" not in tail:
-            groups[head].append(tail.removesuffix("-??????"))
+        if not sep:
+            continue
+        groups[head].append(tail.removesuffix("-??????").split("*")[0])
+        if not tail.endswith("-??????") or "*" in tail.removesuffix("-??????"):
+            prefixed.add(head)
     out: set[str] = set()
     for head, names in groups.items():
-        if len(names) > OWNED_SPLIT_ABOVE:
-            # characters, not path parts: name filters and the split are by character
-            out.add(f"{head}:secret:{os.path.commonprefix(names)}*")  # noqa: RUF071
+        if head in prefixed or owned_plan(names, NAME_ALPHABET) is not None:
+            root = os.path.commonprefix(names)  # noqa: RUF071 - by character, as name filters are
+            if root:
+                out.add(f"{head}:secret:{root}*")
     return out
 
 

@@ -253,21 +253,40 @@ def test_known_variables_stay_exact_mid_name(tmp_path: Path) -> None:
                     "arn:aws:secretsmanager:us-west-2:111111111111:secret:dr/us-west-2/gold/db-??????"]
 
 
-def test_many_exact_destinations_may_describe_their_common_prefix(tmp_path: Path) -> None:
-    # GIVEN more exact destinations in one region than one owned listing should page through
-    from reconciler.engine.listing import OWNED_SPLIT_ABOVE
-    n = OWNED_SPLIT_ABOVE + 1
-    rows = "\n".join(f"  - {{source: prod/s{i:04d}, destination: dr/app/s{i:04d}}}" for i in range(n))
+def _many(tmp_path: Path, names: list[str], extra: str = "") -> list[str]:
+    rows = "\n".join(f"  - {{source: prod/s{i:04d}, destination: {n}}}" for i, n in enumerate(names))
     m = load_manifest(_write(tmp_path, "version: 1\ndefaults: {source: {region: us-east-1}, "
-                                       "destination: {region: us-west-2}}\nmappings:\n" + rows + "\n"))
-    # WHEN the policy is written
-    dest = _statement(policies_for(m, default_account=ACCOUNT)["runner"], "DescribeDestinations")["Resource"]
-    # THEN DescribeSecret (metadata, which ListSecrets shows anyway) also covers their common prefix,
-    # where the split owned listing reads the names it branches at; writes stay exact
-    assert "arn:aws:secretsmanager:us-west-2:111111111111:secret:dr/app/s0*" in dest
-    assert len(dest) == n + 1
-    put = _statement(policies_for(m, default_account=ACCOUNT)["runner"], "WriteOwnedDestinations")["Resource"]
-    assert all(r.endswith("-??????") for r in put)
+                                       "destination: {region: us-west-2}}\nmappings:\n" + rows + "\n" + extra))
+    return list(_statement(policies_for(m, default_account=ACCOUNT)["runner"], "DescribeDestinations")["Resource"])
+
+
+SM_WEST = "arn:aws:secretsmanager:us-west-2:111111111111:secret:"
+
+
+def test_destinations_the_engine_splits_may_describe_their_common_prefix(tmp_path: Path) -> None:
+    # GIVEN exact destinations in one region, few and many (the engine splits from about 630)
+    few = _many(tmp_path, [f"dr/app/s{i:04d}" for i in range(600)])
+    many = _many(tmp_path, [f"dr/app/s{i:04d}" for i in range(700)])
+    # THEN only where the engine would split does DescribeSecret (metadata, which ListSecrets shows
+    # anyway) also cover the common prefix, where the split reads the names it branches at
+    assert not any(r.endswith("*") for r in few)
+    assert f"{SM_WEST}dr/app/s0*" in many and len(many) == 701
+
+
+def test_a_prefix_mapping_beside_exact_ones_describes_what_they_share(tmp_path: Path) -> None:
+    # GIVEN exact destinations dr/app/... and a prefix mapping into dr/api/ (members unknown here)
+    rows = [f"dr/app/s{i:04d}" for i in range(300)]
+    dest = _many(tmp_path, rows, "  - {source: 'prod/api/*', destination: 'dr/api/*'}\n")
+    # THEN the common prefix of both is describable (the engine's branch point lies there)
+    assert f"{SM_WEST}dr/ap*" in dest and f"{SM_WEST}dr/api/*" in dest
+
+
+def test_names_without_a_common_prefix_get_no_wildcard(tmp_path: Path) -> None:
+    # GIVEN many exact destinations that share no prefix
+    dest = _many(tmp_path, [f"{'abcdefgh'[i % 8]}/s{i:04d}" for i in range(800)])
+    # THEN no "secret:*" (every secret of the region): the split's reads are denied, the scope is
+    # listed whole
+    assert f"{SM_WEST}*" not in dest and not any(r.endswith("*") for r in dest)
 
 
 def test_placeholder_account_without_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

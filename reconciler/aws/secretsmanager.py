@@ -23,9 +23,10 @@ SERVICE = "secretsmanager"
 
 ClientGetter = Callable[[], Awaitable[Any]]
 
-# What a secret's name may hold (CreateSecret: "ASCII letters, numbers, and /_+=.@-"). Name filters
-# are case-sensitive prefixes, so one value per character covers every name below a node.
-NAME_ALPHABET = string.ascii_letters + string.digits + "/_+=.@-"
+# What a secret's name may hold: CreateSecret allows ASCII letters, numbers and /_+=.@-, and secrets
+# that AWS services manage add "!" (rds!db-...). Name filters are case-sensitive prefixes, so one
+# value per character covers every name below a node (owned_plan never starts a value with "!").
+NAME_ALPHABET = string.ascii_letters + string.digits + "/_+=.@-!"
 
 
 class SecretsManager:

@@ -110,11 +110,12 @@ def owned_plan(names: Iterable[str], alphabet: str) -> OwnedPlan | None:
 
     ``names`` are the destinations expected in the scope, ``alphabet`` every character a name may
     hold. A node is split only while the values it adds (``len(alphabet)`` per split) fit the spare
-    value slots of the calls the expected secrets need anyway, so the split costs about no calls.
+    value slots of the calls the expected secrets need anyway, so the split costs about no calls:
+    from about eight pages of names (630 with Secrets Manager's 70 characters).
     """
     # A name the store would refuse cannot exist, and a filter value holding it would fail the
-    # whole listing: such names do not guide the split.
-    wanted = sorted({n for n in names if n and set(n) <= set(alphabet)})
+    # whole listing (or, led by "!", mean a negation): such names do not guide the split.
+    wanted = sorted({n for n in names if n and n[0] != "!" and set(n) <= set(alphabet)})
     if len(wanted) <= OWNED_SPLIT_ABOVE:
         return None
     pages = -(-len(wanted) // PAGE_TARGET)
@@ -139,13 +140,13 @@ def owned_plan(names: Iterable[str], alphabet: str) -> OwnedPlan | None:
             split.append(level)
             for ch in alphabet:
                 child = level + ch
-                if child != below:
+                if child != below and child != "!":  # "!" alone is a negation (of nothing)
                     lo, hi = _bounds(wanted, child)
                     leaves[child] = hi - lo
                     if hi > lo:
                         heapq.heappush(heap, (lo - hi, child))
-    if not split:
-        return None
+    if not split or max(leaves.values()) > len(wanted) // 2:
+        return None  # no split, or one that leaves half the names in one call: not worth its calls
     calls = _pack(leaves)
     if root:
         calls.append(["!" + root])

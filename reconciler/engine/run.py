@@ -95,10 +95,11 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     """
     async with anyio.create_task_group() as tg:
         if owner is not None:
-            # An owned listing that cannot be split (Parameter Store) pages one after another:
-            # started now, it overlaps the source listings and the expansion instead of following
-            # them. A split one (Secrets Manager) needs the destination names: it follows below.
-            tg.start_soon(_observe_owned_whole, inventory, mappings, owner)
+            # The owned listing needs no source: started now, it overlaps the source listings and
+            # the expansion instead of following them. Its split (engine.listing.owned_plan) is
+            # guided by the destination names the manifest spells out; scopes known only at run
+            # time (accounts of an OU) follow below, guided by the expanded names.
+            tg.start_soon(_observe_owned_early, inventory, mappings, owner)
         await inventory.observe_sources(mappings, expander.only)
         items = await expander.expand(mappings)
     if owner is not None:
@@ -128,10 +129,16 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
     return items
 
 
-async def _observe_owned_whole(inventory: Inventory, mappings: list[MappingSpec], owner: str) -> None:
+async def _observe_owned_early(inventory: Inventory, mappings: list[MappingSpec], owner: str) -> None:
     scopes = await _destination_scopes(inventory, mappings, [])
-    await inventory.observe_owned([s for s in scopes if s.endpoint is not None
-                                   and s.endpoint.owned_name_alphabet is None], owner)
+    literal: dict[int, list[str]] = {}
+    for m in mappings:
+        for d in m.destinations:
+            if (not m.source.prefix and d.accounts is None and not d.identity.per_account
+                    and "${" not in d.name and "*" not in d.name):
+                scope = inventory.dest_scope(d, d.region or inventory.default_region)
+                literal.setdefault(id(scope), []).append(d.name)
+    await inventory.observe_owned(scopes, owner, literal)
 
 
 async def _destination_scopes(inventory: Inventory, mappings: list[MappingSpec], items: list[Item]) -> list[Scope]:
