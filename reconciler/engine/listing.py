@@ -26,7 +26,12 @@ def filter_plan(exact: Iterable[str], prefixes: Iterable[str]) -> list[list[str]
     values: list[tuple[str, int]] = [(p, PAGE_TARGET) for p in _reduce(roots)]
     covered = [n for n in wanted if not any(n.startswith(p) for p in roots)] if roots else wanted
     values += _partition(covered, 0, len(covered))
-    values.sort()
+    return _pack_in_order(sorted(values))
+
+
+def _pack_in_order(values: list[tuple[str, int]]) -> list[list[str]]:
+    """(value, expected count) pairs packed in the order given: a call takes neighbours while it
+    holds at most 10 values and about a page of answers."""
     calls: list[list[str]] = []
     size = 0
     for value, count in values:
@@ -163,21 +168,10 @@ def _bounds(sorted_names: list[str], prefix: str) -> tuple[int, int]:
 
 
 def _pack(leaves: dict[str, int]) -> list[list[str]]:
-    """Leaves that hold expected names packed in key order (a call within a page, like filter_plan);
-    empty leaves then fill the spare slots, and only what is left makes calls of its own."""
-    calls: list[list[str]] = []
-    size = 0
-    empty: list[str] = []
-    for value in sorted(leaves):
-        count = leaves[value]
-        if count == 0:
-            empty.append(value)
-        elif calls and len(calls[-1]) < LIST_FILTER_MAX_VALUES and size + count <= PAGE_TARGET:
-            calls[-1].append(value)
-            size += count
-        else:
-            calls.append([value])
-            size = count
+    """Leaves that hold expected names packed in key order (as filter_plan packs); empty leaves then
+    fill the spare slots, and only what is left makes calls of its own."""
+    calls = _pack_in_order(sorted((v, n) for v, n in leaves.items() if n))
+    empty = [v for v in sorted(leaves) if not leaves[v]]
     for call in calls:
         while empty and len(call) < LIST_FILTER_MAX_VALUES:
             call.append(empty.pop())
