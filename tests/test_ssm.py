@@ -21,6 +21,21 @@ Run = Callable[..., tuple[int, Any, str]]
 OWNER_TAGS = {"reconciler:owner", "reconciler:source", "reconciler:mapping"}
 
 
+@pytest.fixture
+def db_to_ssm(aws: Any, write_manifest: Any) -> Callable[[str], Path]:
+    """Factory: source prod/db holding ``value``, and a manifest copying it to the parameter /dr/db."""
+    def make(value: str) -> Path:
+        aws.create("prod/db", value)
+        path: Path = write_manifest("""
+            version: 1
+            defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
+            mappings:
+              - {id: db, source: prod/db, destination: {name: /dr/db, service: ssm}}
+        """)
+        return path
+    return make
+
+
 def ssm(aws: Any, region: str = "us-east-1", account: str = ACCOUNT_A) -> Any:
     return aws.client("ssm", region, account)
 
@@ -79,14 +94,8 @@ def test_a_secret_becomes_a_secure_string_with_ownership_tags_and_then_stays_in_
 
 
 def test_an_out_of_band_edit_is_caught_even_with_the_description_copied(
-        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
-    aws.create("prod/db", "hunter2")
-    m = write_manifest("""
-        version: 1
-        defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
-        mappings:
-          - {id: db, source: prod/db, destination: {name: /dr/db, service: ssm}}
-    """)
+        aws: Any, proxy: Any, db_to_ssm: Callable[[str], Path], run_cli: Run) -> None:
+    m = db_to_ssm("hunter2")
     assert run_cli("run", str(m))[0] == 0
     # WHEN someone overwrites the value and even copies our description (marker included)
     before = param(aws, "/dr/db")
@@ -106,14 +115,8 @@ def test_an_out_of_band_edit_is_caught_even_with_the_description_copied(
 
 
 def test_a_parameter_re_created_out_of_band_with_our_marker_is_caught(
-        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
-    aws.create("prod/db", "hunter2")
-    m = write_manifest("""
-        version: 1
-        defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
-        mappings:
-          - {id: db, source: prod/db, destination: {name: /dr/db, service: ssm}}
-    """)
+        aws: Any, proxy: Any, db_to_ssm: Callable[[str], Path], run_cli: Run) -> None:
+    m = db_to_ssm("hunter2")
     assert run_cli("run", str(m))[0] == 0
     # WHEN someone deletes the copy and re-creates it (version 1 again) with our marker copied, no tags
     before = param(aws, "/dr/db")
@@ -375,14 +378,8 @@ def test_steady_state_costs_at_most_0_15_ssm_calls_per_parameter(
 
 
 def test_a_put_whose_answer_was_lost_is_retried_and_ends_in_sync(
-        aws: Any, proxy: Any, write_manifest: Any, run_cli: Run) -> None:
-    aws.create("prod/db", "v1")
-    m = write_manifest("""
-        version: 1
-        defaults: {source: {region: us-east-1}, destination: {region: us-east-1}}
-        mappings:
-          - {id: db, source: prod/db, destination: {name: /dr/db, service: ssm}}
-    """)
+        aws: Any, proxy: Any, db_to_ssm: Callable[[str], Path], run_cli: Run) -> None:
+    m = db_to_ssm("v1")
     # GIVEN the create lands but its answer is lost (the process never hears of it)
     proxy.faults.lose_answer = {"PutParameter": 1}
     code, report, _ = run_cli("run", str(m))
