@@ -56,6 +56,12 @@ class Scope:
 
 
 class Inventory:
+    """Every observation of one run: sources, destinations by name, owned secrets (whole or split).
+
+    One class of a little over 200 lines because all of them fill the same scopes, under one
+    limiter and one deadline; the choice of filters is engine.listing's (pure), not this class's.
+    """
+
     def __init__(self, backend: Backend, default_region: str, concurrency: int, deadline: Deadline) -> None:
         self.backend = backend
         self.default_region = default_region
