@@ -190,8 +190,8 @@ class Inventory:
                 for name in plan.describe:
                     tg.start_soon(self._describe_owned, endpoint, name, owner, owned, failed)
             if failed:
-                log.warning("owned listing not split", extra={"endpoint": repr(endpoint),
-                                                              "error_type": getattr(failed[0], "type", "Deadline")})
+                error_type = getattr(failed[0], "type", "DeadlineExceeded")
+                log.warning("owned listing not split", extra={"endpoint": repr(endpoint), "error_type": error_type})
                 owned.clear()
                 plan = None
         if plan is None:
