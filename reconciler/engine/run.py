@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import anyio
@@ -103,11 +104,8 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
         await inventory.observe_sources(mappings, expander.only)
         items = await expander.expand(mappings)
     if owner is not None:
-        expected: dict[int, list[str]] = {}
-        for item in items:
-            if item.spec.dest_endpoint is not None and not destination_unknown(item):
-                scope = inventory.dest_scope(item.spec.dest_spec, item.spec.dest.region)
-                expected.setdefault(id(scope), []).append(item.spec.dest.name)
+        expected = _names_by_scope((inventory.dest_scope(i.spec.dest_spec, i.spec.dest.region), i.spec.dest.name)
+                                   for i in items if i.spec.dest_endpoint is not None and not destination_unknown(i))
         await inventory.observe_owned(await _destination_scopes(inventory, mappings, items), owner, expected)
     wanted = [(inventory.dest_scope(i.spec.dest_spec, i.spec.dest.region), i.spec.dest.name)
               for i in items if i.result is None]
@@ -131,14 +129,19 @@ async def _observe(inventory: Inventory, expander: Expander, mappings: list[Mapp
 
 async def _observe_owned_early(inventory: Inventory, mappings: list[MappingSpec], owner: str) -> None:
     scopes = await _destination_scopes(inventory, mappings, [])
-    literal: dict[int, list[str]] = {}
-    for m in mappings:
-        for d in m.destinations:
-            if (not m.source.prefix and d.accounts is None and not d.identity.per_account
-                    and "${" not in d.name and "*" not in d.name):
-                scope = inventory.dest_scope(d, d.region or inventory.default_region)
-                literal.setdefault(id(scope), []).append(d.name)
+    literal = _names_by_scope((inventory.dest_scope(d, d.region or inventory.default_region), d.name)
+                              for m in mappings if not m.source.prefix for d in m.destinations
+                              if d.accounts is None and not d.identity.per_account
+                              and "${" not in d.name and "*" not in d.name)
     await inventory.observe_owned(scopes, owner, literal)
+
+
+def _names_by_scope(pairs: Iterable[tuple[Scope, str]]) -> dict[int, list[str]]:
+    """Destination names keyed as ``Inventory.observe_owned`` takes them (by ``id(scope)``)."""
+    out: dict[int, list[str]] = {}
+    for scope, name in pairs:
+        out.setdefault(id(scope), []).append(name)
+    return out
 
 
 async def _destination_scopes(inventory: Inventory, mappings: list[MappingSpec], items: list[Item]) -> list[Scope]:
