@@ -76,6 +76,10 @@ class Faults:
     hide_from_list: frozenset[str] = frozenset()
     # ListSecrets lags on AWS: these secrets are listed with these (older) versions
     stale_versions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # A primary that has native replicas: AWS answers ListSecrets and DescribeSecret for it with
+    # PrimaryRegion equal to its own region, beside ReplicationStatus (moto leaves both out).
+    # name -> the replica regions listed in ReplicationStatus.
+    primaries: dict[str, list[str]] = field(default_factory=dict)
     # Answer as AWS does where moto does not: a write to a secret scheduled for deletion fails.
     aws_semantics: bool = True
     seed: int | None = None
@@ -230,7 +234,9 @@ class FaultProxy:
                 self.injected["stall"] += 1
                 time.sleep(f.stall_seconds)
         if op == "ListSecrets":
-            return self._forward(h, body, hide=f.hide_from_list, stale=f.stale_versions)
+            return self._forward(h, body, hide=f.hide_from_list, stale=f.stale_versions, primaries=f.primaries)
+        if op == "DescribeSecret" and f.primaries:
+            return self._forward(h, body, primaries=f.primaries)
         if f.aws_semantics and service == "ssm" and op == "DescribeParameters":
             return self._describe_parameters(h, body)
         with self._lock:
@@ -289,7 +295,8 @@ class FaultProxy:
         h.wfile.write(data)
 
     def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset(),
-                 stale: dict[str, dict[str, list[str]]] | None = None, *, answer: bool = True) -> None:
+                 stale: dict[str, dict[str, list[str]]] | None = None, *, answer: bool = True,
+                 primaries: dict[str, list[str]] | None = None) -> None:
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
@@ -310,6 +317,13 @@ class FaultProxy:
             for entry in doc["SecretList"]:
                 if stale and entry.get("Name") in stale:
                     entry["SecretVersionsToStages"] = stale[entry["Name"]]
+            data = json.dumps(doc).encode()
+        if primaries and resp.status == 200:
+            doc = json.loads(data)
+            for entry in doc.get("SecretList", [doc]):
+                if entry.get("Name") in primaries:
+                    entry["PrimaryRegion"] = entry["ARN"].split(":")[3]  # AWS: a primary names itself
+                    entry["ReplicationStatus"] = [{"Region": r, "Status": "InSync"} for r in primaries[entry["Name"]]]
             data = json.dumps(doc).encode()
         h.send_response(resp.status)
         for k, v in resp.getheaders():

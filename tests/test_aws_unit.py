@@ -581,3 +581,7 @@ def test_listing_entries_say_replica_and_rotation() -> None:
     assert meta.primary_region == "us-east-1" and meta.rotation_enabled and meta.current_version == "v1"
     plain = _meta({"ARN": entry["ARN"], "Name": "a"}, "VersionIdsToStages")
     assert plain.primary_region is None and plain.rotation_enabled is False and not plain.deleted
+    # a primary that has replicas names its own region (issue 16): not a replica
+    primary = _meta({**entry, "ARN": entry["ARN"].replace("eu-west-1", "us-east-1"),
+                     "ReplicationStatus": [{"Region": "eu-west-1", "Status": "InSync"}]}, "SecretVersionsToStages")
+    assert primary.primary_region is None

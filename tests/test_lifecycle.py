@@ -298,6 +298,24 @@ def test_a_native_replica_destination_is_a_conflict_and_never_written(aws, proxy
     assert aws.value("dr/r", "us-west-2") == "primary-value"
 
 
+def test_a_primary_with_native_replicas_is_written_like_any_destination(aws, proxy, write_manifest, run_cli):
+    # GIVEN our converged copy in us-west-2, which then became a primary with a native replica: AWS
+    # answers it with PrimaryRegion = us-west-2 (its own region) beside ReplicationStatus (issue 16)
+    seed(aws, "p")
+    path = write_manifest(manifest(exact("p")))
+    assert run_cli("run", str(path))[0] == 0
+    proxy.faults.primaries = {"dr/p": ["eu-west-1"]}
+    # WHEN the source rotates and the reconciler runs
+    aws.put("prod/p", "rotated-at-source")
+    code, report, _ = run_cli("run", str(path))
+    # THEN the primary is updated, not called "a native replica of a secret in us-west-2"
+    assert code == 0 and totals(report) == {"update": 1}, report
+    assert aws.value("dr/p", "us-west-2") == "rotated-at-source"
+    # AND the next run finds it in sync (and no orphan)
+    code, report, _ = run_cli("run", str(path))
+    assert code == 0 and totals(report) == {"in_sync": 1}, report
+
+
 def test_an_owned_replica_is_never_an_orphan(aws, proxy, write_manifest, run_cli):
     # GIVEN our copy in us-east-1 replicated natively into us-west-2 (tags travel with the replica)
     seed(aws, "a")

@@ -216,9 +216,20 @@ def _meta(entry: dict[str, Any], versions_key: str) -> SecretMeta:
         deleted=entry.get("DeletedDate") is not None,
         description=entry.get("Description"),
         kms_key_id=entry.get("KmsKeyId"),
-        primary_region=entry.get("PrimaryRegion") or None,
+        primary_region=_replica_of(entry),
         rotation_enabled=bool(entry.get("RotationEnabled")),
     )
+
+
+def _replica_of(entry: dict[str, Any]) -> str | None:
+    """The primary's region when ``entry`` is a native replica, else None.
+
+    AWS also answers ``PrimaryRegion`` for a primary that has replicas, naming its own region (beside
+    ``ReplicationStatus``): only a PrimaryRegion other than the secret's own makes it a replica, and
+    such a primary is written like any other destination."""
+    primary = entry.get("PrimaryRegion") or None
+    own = entry["ARN"].split(":")[3]
+    return primary if primary is not None and primary != own else None
 
 
 def _value(entry: dict[str, Any]) -> SecretValue:
