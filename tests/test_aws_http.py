@@ -307,8 +307,8 @@ def _seed_owned_everywhere(aws: Any) -> set[str]:
 
 
 async def _observe_owned(backend: Backend) -> Any:
+    from reconciler.engine.deadline import Deadline
     from reconciler.engine.inventory import Inventory
-    from reconciler.engine.scheduler import Deadline
 
     inventory = Inventory(backend, "us-east-1", 4, Deadline(None))
     scope = await inventory.scope("secretsmanager", Identity(), "us-east-1")

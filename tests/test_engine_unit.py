@@ -17,11 +17,12 @@ from reconciler._constants import LIST_FILTER_MAX_VALUES, TAG_MAPPING, TAG_OWNER
 from reconciler._exceptions import ManifestError
 from reconciler._types import SecretMeta
 from reconciler.engine import Action, InvalidShard, Mode, Op, Options, Shard, parse_shard
+from reconciler.engine.deadline import Deadline
 from reconciler.engine.items import DestinationRef, Item, ItemSpec, Unit
 from reconciler.engine.listing import OWNED_SPLIT_ABOVE, PAGE_TARGET, filter_plan, owned_plan
 from reconciler.engine.planner import Desired, decide
 from reconciler.engine.results import Results
-from reconciler.engine.scheduler import Deadline, Scheduler
+from reconciler.engine.scheduler import Scheduler
 from reconciler.engine.selection import restrict, retried
 from reconciler.engine.unit import ReadAhead
 from reconciler.manifest import parse_manifest
@@ -94,7 +95,7 @@ def test_decide_follows_the_spec_table(src, dst, on_existing, description, want)
 def test_decide_sets_ownership_tags_on_create_and_adopt():
     desired = Desired(owner="o", mapping_id="api/*", on_existing="adopt", extra_tags={"CostCenter": "42"})
     d = decide(source=source(), source_version="v1", token=TOKEN, dest=None, desired=desired)
-    # reconciler:tags: the ledger of extra tag keys the reconciler set (engine.tagledger)
+    # reconciler:tags: the ledger of extra tag keys the reconciler set (reconciler._tagledger)
     assert d.tags == {"CostCenter": "42", TAG_OWNER: "o", TAG_SOURCE: SRC, TAG_MAPPING: "api/_",
                       "reconciler:tags": "CostCenter"}
 

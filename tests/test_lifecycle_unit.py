@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler import _tagledger as ledger
 from reconciler._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE
 from reconciler._types import SecretMeta
 from reconciler.engine import Action, Mode, Op
-from reconciler.engine import tagledger as ledger
+from reconciler.engine.deadline import Deadline
 from reconciler.engine.lifecycle import RECOVERABLE_SERVICES, Lifecycle, find_orphans
 from reconciler.engine.planner import Desired, decide
 from reconciler.engine.results import Results
-from reconciler.engine.scheduler import Deadline
 from reconciler.manifest import MetricsSettings, PruneSettings
 from reconciler.output import metrics
 from reconciler.output.report import ItemResult, Report

@@ -24,8 +24,8 @@ from ..aws.backend import Backend
 from ..aws.store import Store, StoreService
 from ..manifest import DestinationSpec, Identity, MappingSpec
 from ..output.report import RunError
+from .deadline import Deadline
 from .listing import OwnedPlan, filter_plan, owned_plan
-from .scheduler import Deadline
 
 log = logging.getLogger("reconciler")
 

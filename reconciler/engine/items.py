@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from .._exceptions import BackendError, ItemError, TransformError
+from .._exceptions import BackendError, DeadlineExceeded, ItemError, TransformError
 from .._transform import Transform, build_transform
 from .._types import SecretMeta, name_from_id
 from ..aws.call import ItemStats
-from ..aws.store import Store
-from ..manifest import DestinationSpec, MappingSpec
+from ..aws.store import Store, StoreService
+from ..manifest import DestinationSpec, Identity, MappingSpec
 from ..manifest import variables as _variables
 from ..output.report import ItemResult
 from .accounts import AccountDirectory, Target
@@ -25,9 +25,40 @@ from .actions import Action, Op
 from .planner import Decision, Desired, carry_description, decide, refine_reason, version_token
 from .selection import Shard
 
-if TYPE_CHECKING:
-    from .inventory import Inventory, Scope
-    from .results import Results
+# What the expander needs of the observation (``inventory.Inventory``/``Scope``) and of the
+# results (``results.Results``), as Protocols: items are a value type at the bottom of the engine,
+# and those modules import ``Item``, so items cannot import them back (no cycle, even for typing).
+ObserveError = BackendError | DeadlineExceeded
+
+
+class Scope(Protocol):
+    """One observed (service, identity, region): ``inventory.Scope``."""
+
+    @property
+    def endpoint(self) -> Store | None: ...
+    @property
+    def error(self) -> ObserveError | None: ...
+    @property
+    def account(self) -> str: ...
+
+
+class Inventory(Protocol):
+    """What was listed: ``inventory.Inventory``."""
+
+    def source_scope(self, m: MappingSpec) -> Scope: ...
+    def match_sources(self, m: MappingSpec,
+                      only: dict[str, tuple[str, ...]]) -> list[tuple[str, SecretMeta | None]]: ...
+    async def scope(self, service: StoreService, identity: Identity, region: str) -> Scope: ...
+    # ``scope`` is typed Any: the implementation takes its own concrete Scope, which a parameter
+    # typed with the Protocol above would not accept (parameters are contravariant).
+    def unobserved_error(self, scope: Any, secret_id: str) -> ObserveError | None: ...
+
+
+class Results(Protocol):
+    """Where items finish: ``results.Results``."""
+
+    def finish(self, item: Item, action: Action, reason: str, *, error: BaseException | None = None) -> None: ...
+    def fail_or_defer(self, item: Item, reason: str, exc: BaseException) -> None: ...
 
 
 class SelfMappingError(ItemError):

@@ -40,10 +40,10 @@ from ..aws.store import Store
 from ..manifest import MappingSpec, PruneSettings
 from ..output.report import ItemResult
 from .actions import Action, Mode
+from .deadline import Deadline
 from .items import Item
 from .planner import mapping_tag, written_elsewhere
 from .results import Results
-from .scheduler import Deadline
 
 log = logging.getLogger("reconciler")
 

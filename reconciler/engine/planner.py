@@ -11,9 +11,9 @@ import re
 import uuid
 from dataclasses import dataclass, field, replace
 
+from .. import _tagledger as tagledger
 from .._constants import TAG_MAPPING, TAG_OWNER, TAG_SOURCE, TOKEN_NAMESPACE
 from .._types import SecretMeta, name_from_id, same_source
-from . import tagledger
 from .actions import ACTIONS, Action, Op
 
 __all__ = ["ACTIONS", "CONFLICT", "CREATE", "DEFERRED", "FAILED", "IN_SYNC", "OP_CREATE", "OP_NONE", "OP_PUT",
@@ -66,7 +66,7 @@ class Decision:
     adopt: bool = False
     tags: dict[str, str] = field(default_factory=dict)  # tags to set (only those that differ)
     description: str | None = None  # description to set, if it differs
-    # then (SPEC "Lifecycle", engine.tagledger): tag keys to remove, and the ledger's final value
+    # then (SPEC "Lifecycle", reconciler._tagledger): tag keys to remove, and the ledger's final value
     untag: tuple[str, ...] = ()
     tags_after: dict[str, str] = field(default_factory=dict)
 
@@ -112,7 +112,7 @@ def decide(*, source: SecretMeta | None, source_version: str | None, token: str 
     tags = {k: v for k, v in want_tags.items() if dest.tags.get(k) != v}
     if TAG_SOURCE in tags and not adopt and same_source(dest.tags.get(TAG_SOURCE, ""), source.arn):
         tags.pop(TAG_SOURCE)  # same source under a re-created ARN: keep the tag as written
-    # Tags the manifest dropped go, but only those the ledger says we set (engine.tagledger).
+    # Tags the manifest dropped go, but only those the ledger says we set (reconciler._tagledger).
     ledger = tagledger.steps(dest.tags, desired.extra_tags, trusted=not adopt)
     tags.update(ledger.first)
     untag, after = ledger.remove, ledger.after

@@ -19,12 +19,13 @@ from ..manifest import Manifest, MappingSpec
 from ..output.report import Report
 from .accounts import AccountDirectory
 from .actions import Mode
+from .deadline import Deadline
 from .inventory import Inventory, Scope
 from .items import Expander, Item, Unit, refuse_shared_destinations
 from .lifecycle import Lifecycle, destination_unknown, find_orphans, follows
 from .options import Options
 from .results import Results
-from .scheduler import Deadline, Scheduler
+from .scheduler import Scheduler
 from .selection import check_regions, restrict, retried, select_mappings
 from .unit import ReadAhead, UnitPipeline
 from .writer import Writer

@@ -165,7 +165,7 @@ class Writer:
             await ep.move_current(arn, want, item.dest.current_version)
         if d.tags and not d.adopt:
             await ep.tag(arn, d.tags)  # with the ledger widened to cover what the untag drops next
-        if d.untag:  # engine.tagledger: this order keeps a crash between any two calls recoverable
+        if d.untag:  # _tagledger: this order keeps a crash between any two calls recoverable
             await ep.untag(arn, list(d.untag))
         if d.tags_after:
             await ep.tag(arn, d.tags_after)

@@ -4,6 +4,7 @@
 - ``yaml``: bounded YAML loading that keeps each node's line (``Marks``) for messages
 - ``settings`` / ``schema``: the pydantic models of ``settings`` and of ``defaults`` + ``mappings``
 - ``rules``: AWS naming rules and patterns; ``variables``: ``${VAR}`` resolution and expansion
+- ``kinds``: the closed sets (Literals) the specs, the rules and the settings share
 - ``spec``: the run-ready frozen dataclasses (``Manifest``, ``MappingSpec``, ``Identity``, ...)
 - ``expand`` (with ``scopes`` for variables and ``steps`` for transforms): model -> specs
 - ``collisions``: no two destinations are one, no destination is a source
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "load_manifest": "load", "parse_manifest": "load", "manifest_from_object": "load",
     "Manifest": "spec", "MappingSpec": "spec", "SourceRef": "spec", "DestinationSpec": "spec",
-    "AccountsSelector": "spec", "Identity": "spec", "Service": "spec", "OnExisting": "spec",
-    "OnSourceDeleted": "spec", "ParameterType": "spec", "ParameterTier": "spec", "MetricsSink": "spec",
+    "AccountsSelector": "spec", "Identity": "spec", "Service": "kinds", "OnExisting": "kinds",
+    "OnSourceDeleted": "kinds", "ParameterType": "kinds", "ParameterTier": "kinds", "MetricsSink": "kinds",
     "Settings": "settings", "MetricsSettings": "settings", "PruneSettings": "settings",
     "OrganizationsSettings": "settings", "RetrySettings": "settings", "RateCeiling": "settings",
     "Timeouts": "settings",
@@ -68,6 +69,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from .files import RuleFileError
+    from .kinds import MetricsSink, OnExisting, OnSourceDeleted, ParameterTier, ParameterType, Service
     from .load import load_manifest, manifest_from_object, parse_manifest
     from .settings import (
         MetricsSettings,
@@ -84,12 +86,6 @@ if TYPE_CHECKING:
         Identity,
         Manifest,
         MappingSpec,
-        MetricsSink,
-        OnExisting,
-        OnSourceDeleted,
-        ParameterTier,
-        ParameterType,
-        Service,
         SourceRef,
     )
     from .yaml import Marks

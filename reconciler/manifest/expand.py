@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from .._tagledger import ledger_problem
 from .._transform import StepSpec
 from . import variables as _variables
 from .files import RuleBase
+from .kinds import DEFAULT_PARAMETER_TYPE, DEFAULT_SERVICE, ParameterTier, ParameterType, Service
 from .rules import (
     ACCOUNT_ID_REF,
     ARN_PREFIX,
@@ -31,18 +33,7 @@ from .schema import (
     SourceDefaults,
 )
 from .scopes import VariableScopes
-from .spec import (
-    DEFAULT_PARAMETER_TYPE,
-    DEFAULT_SERVICE,
-    AccountsSelector,
-    DestinationSpec,
-    Identity,
-    MappingSpec,
-    ParameterTier,
-    ParameterType,
-    Service,
-    SourceRef,
-)
+from .spec import AccountsSelector, DestinationSpec, Identity, MappingSpec, SourceRef
 from .steps import TransformChecks, build_steps, step_references
 from .yaml import NO_MARKS, Marks, locate, parse_field
 
@@ -282,7 +273,5 @@ def _shared_identity(role_arn: str | None, external_id: str | None, profile: str
 @functools.lru_cache(maxsize=_MEMO_SIZE)
 def _ledger_problem(keys: tuple[str, ...]) -> str | None:
     """The reconciler's tag ledger must fit the destination's tag keys (SPEC "Lifecycle")."""
-    from ..engine.tagledger import ledger_problem  # here: the engine package imports the manifest
-
     return ledger_problem(keys)
 

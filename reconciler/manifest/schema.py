@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .._constants import MAX_TAGS_PER_SECRET
+from .kinds import OnExisting, OnSourceDeleted, ParameterTier, ParameterType, Service
 from .rules import (
     ACCOUNT_ID_PATTERN,
     ACCOUNT_ID_REF,
@@ -24,7 +25,6 @@ from .rules import (
     TAG_VALUE_PATTERN,
 )
 from .settings import Settings, Strict
-from .spec import OnExisting, OnSourceDeleted, ParameterTier, ParameterType, Service
 
 
 class EndpointBase(Strict):

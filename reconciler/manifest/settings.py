@@ -18,8 +18,8 @@ from .._constants import (
     QUOTA_WRITE_RPS,
     READ_TIMEOUT,
 )
+from .kinds import MetricsSink, OnExisting
 from .rules import REGION_PATTERN, ROLE_ARN_PATTERN, TAG_VALUE_PATTERN
-from .spec import MetricsSink, OnExisting
 
 DEFAULT_PRUNE_MAX_DELETES = 25
 MIN_RECOVERY_WINDOW_DAYS = 7  # DeleteSecret's RecoveryWindowInDays range

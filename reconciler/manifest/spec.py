@@ -1,32 +1,30 @@
 """The run-ready manifest: frozen dataclasses the engine, the IAM generator and the AWS layer read.
 
 Everything here is already validated (see ``load``); nothing imports pydantic, so a module that only
-needs the specs (the AWS layer's ``Identity``) stays light. The closed sets are Literals: plain
-strings at run time, checked by mypy and pydantic.
+needs the specs (the AWS layer's ``Identity``) stays light. The closed sets (Literals) are in
+``kinds``, below this module and the ``rules`` and ``settings`` it reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
 from ..aws.identity import Identity as _AwsIdentity
+from .kinds import (
+    DEFAULT_SERVICE,
+    OnExisting,
+    OnSourceDeleted,
+    ParameterTier,
+    ParameterType,
+    Service,
+)
 from .rules import ACCOUNT_ID_REF, ARN_PREFIX
 
 if TYPE_CHECKING:
     from .._transform import StepSpec
     from .settings import Settings
 
-# --- closed sets ---------------------------------------------------------------------------------
-OnExisting = Literal["fail", "adopt"]
-OnSourceDeleted = Literal["keep", "delete"]
-Service = Literal["secretsmanager", "ssm"]
-ParameterType = Literal["String", "StringList", "SecureString"]
-ParameterTier = Literal["Standard", "Advanced", "Intelligent-Tiering"]
-MetricsSink = Literal["cloudwatch", "emf", "none"]
-SERVICES: tuple[str, ...] = get_args(Service)
-DEFAULT_SERVICE: Service = "secretsmanager"
-DEFAULT_PARAMETER_TYPE: ParameterType = "SecureString"
 
 
 @dataclass(frozen=True, slots=True)

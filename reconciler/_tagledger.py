@@ -21,6 +21,9 @@ Encoding: tag values allow letters, digits, spaces and ``_.:/=+-@``, and so do k
 separator is free. Keys are escaped (``@`` -> ``@a``, ``/`` -> ``@s``) and joined with ``/``:
 unambiguous, readable for plain keys ("CostCenter/Team"). The value must fit one tag (256
 characters); a manifest whose keys do not fit is refused at load (``ledger_problem``).
+
+A top-level module, below both packages that use it: the manifest checks the ledger fits at load
+(``manifest.expand``) and the engine plans and writes it (``engine.planner``, ``engine.writer``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from .._constants import MAX_TAGS_PER_SECRET
+from ._constants import MAX_TAGS_PER_SECRET
 
 TAG_LEDGER = "reconciler:tags"
 LEDGER_MAX_CHARS = 256  # a tag value's length limit
