@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ ACCOUNT_A = LOCAL_ACCOUNT  # moto's default account
 ACCOUNT_B = "222222222222"
 ROLE_B = f"arn:aws:iam::{ACCOUNT_B}:role/replica-writer"
 
+# RECONCILER_TEST_AWS_MODE=1 (tox -e aws-like): every test's proxy starts in AWS mode
+# (docs/development/aws-mode.md); a test can still turn it on alone with proxy.faults.aws_mode.
+AWS_MODE = os.environ.get("RECONCILER_TEST_AWS_MODE", "") == "1"
+
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
@@ -35,20 +40,26 @@ def moto_url(local_aws: LocalAws) -> str:
 
 @pytest.fixture(scope="session")
 def _proxy(moto_url: str) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(moto_url).start()
+    proxy = FaultProxy(moto_url, aws_mode=AWS_MODE).start()
     yield proxy
     proxy.stop()
 
 
 @pytest.fixture
-def proxy(_proxy: FaultProxy, local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
-    """A clean AWS behind a clean proxy; the code under test talks to the proxy."""
+def proxy(_proxy: FaultProxy, local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch,
+          request: pytest.FixtureRequest) -> Iterator[FaultProxy]:
+    """A clean AWS behind a clean proxy; the code under test talks to the proxy.
+
+    Afterwards: no request AWS would refuse (its server-side limits, counted by the proxy in
+    every mode) was sent, unless the test is marked ``aws_refusals_expected``."""
     _proxy.reset()
     _proxy.drain()
     local_aws.reset()
     _proxy.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", _proxy.url)
-    return _proxy
+    yield _proxy
+    if request.node.get_closest_marker("aws_refusals_expected") is None:
+        assert not _proxy.refused, f"requests AWS would refuse: {dict(_proxy.refused)}"
 
 
 @pytest.fixture
@@ -126,8 +137,11 @@ def write_manifest(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, Any, str]]:
-    """Factory: run the CLI in-process with --format json; return (exit code, report or stdout, stderr)."""
+def run_cli(capsys: pytest.CaptureFixture[str], _proxy: FaultProxy) -> Callable[..., tuple[int, Any, str]]:
+    """Factory: run the CLI in-process with --format json; return (exit code, report or stdout, stderr).
+
+    Each run is a later run: the proxy's clock then moves past ListSecrets' lag (AWS mode), unless
+    the test sets ``proxy.faults.runs_in_lag_window`` to run again inside it."""
     import json
 
     from reconciler._cli import main
@@ -142,6 +156,8 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, Any,
             code = main(argv)
         except SystemExit as exc:  # argparse usage errors
             code = int(exc.code or 0)
+        if not _proxy.faults.runs_in_lag_window:
+            _proxy.clock.advance(_proxy.faults.list_lag)
         out, err = capsys.readouterr()
         try:
             parsed: Any = json.loads(out)

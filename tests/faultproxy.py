@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from awsmode import LIST_LAG_SECONDS, ORG_LIST_KEYS, FakeClock, ListingLag, Pager, arn_key, list_entry, refusal
+
 WRITE_OPS = frozenset({
     "CreateSecret", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "DeleteSecret",
     "RestoreSecret", "TagResource", "UntagResource", "RotateSecret", "PutResourcePolicy",
@@ -32,6 +34,13 @@ QUOTA_CLASS = {"ListSecrets": "list", "BatchGetSecretValue": "batch"}
 SSM_QUOTA_CLASS = {"PutParameter": "ssm-put", "GetParameters": "ssm-get", "GetParameter": "ssm-get",
                    "DescribeParameters": "ssm-describe"}
 _REFUSED_WHEN_DELETED = frozenset({"PutSecretValue", "UpdateSecretVersionStage", "UpdateSecret"})
+# AWS mode adds what moto accepts and AWS refuses: tagging a secret marked for deletion, and
+# creating a secret under the name of one (its name is not free until it is gone).
+_REFUSED_WHEN_DELETED_AWS = _REFUSED_WHEN_DELETED | {"TagResource", "UntagResource", "CreateSecret"}
+# Writes AWS refuses on a replica ("Call must be made in primary secret's region").
+_REFUSED_ON_REPLICA = frozenset({"PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "TagResource",
+                                 "UntagResource", "RotateSecret", "PutResourcePolicy", "DeleteSecret"})
+_JSON_SERVICES = frozenset({"secretsmanager", "ssm", "organizations"})
 
 
 @dataclass
@@ -82,6 +91,15 @@ class Faults:
     primaries: dict[str, list[str]] = field(default_factory=dict)
     # Answer as AWS does where moto does not: a write to a secret scheduled for deletion fails.
     aws_semantics: bool = True
+    # AWS mode (docs/development/aws-mode.md): every behaviour below at once, off by default;
+    # FaultProxy(aws_mode=True) or RECONCILER_TEST_AWS_MODE=1 turns it on for every test.
+    aws_mode: bool = False
+    list_lag: float = LIST_LAG_SECONDS  # on the proxy's FakeClock, never the wall clock
+    # run_cli advances the clock past the lag after each run (the next run is a later one);
+    # a test of a run inside the lag window sets this
+    runs_in_lag_window: bool = False
+    # account id -> the Organizations State to answer with (CLOSED, PENDING_ACTIVATION...; any mode)
+    account_states: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
 
 
@@ -96,10 +114,17 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, aws_mode: bool = False) -> None:
         u = urllib.parse.urlparse(upstream)
         self.upstream = (u.hostname or "127.0.0.1", u.port or 80)
-        self.faults = Faults()
+        self.aws_mode = aws_mode  # what reset() starts each test with
+        self.faults = Faults(aws_mode=aws_mode)
+        self.clock = FakeClock()
+        self.lag = ListingLag(self.clock)
+        self.pager = Pager()
+        # requests AWS would refuse (its server-side limits), by "Operation:reason"; counted in
+        # every mode, refused only in AWS mode. conftest fails a test that sent one.
+        self.refused: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()  # every request, by "service.Operation"
         self.injected: Counter[str] = Counter()  # faults answered, by kind
         self.bodies: list[tuple[str, bytes]] = []  # request bodies, when record_bodies is on
@@ -135,7 +160,10 @@ class FaultProxy:
 
     def reset(self) -> None:
         with self._lock:
-            self.faults = Faults()
+            self.faults = Faults(aws_mode=self.aws_mode)
+            self.refused.clear()
+            self.lag.records.clear()
+            self.pager = Pager()
             self.calls.clear()
             self.injected.clear()
             self.bodies.clear()
@@ -178,6 +206,12 @@ class FaultProxy:
             roll = self._rng.random()
         if f.latency:
             time.sleep(f.latency)
+        refused = self._refusal(service, op, body)
+        if refused is not None:
+            with self._lock:
+                self.refused[f"{op}:{refused[0]}"] += 1
+            if f.aws_mode:
+                return _error(h, service, 400, "ValidationException", refused[1])
         denied = f.deny.get(op) or (f.deny_in.get((op, _region(h))) if f.deny_in else None)
         if denied is None and f.deny_when:
             denied = next((a for o, pick, a in f.deny_when if o == op and pick(body)), None)
@@ -191,12 +225,23 @@ class FaultProxy:
         if answer is not None:
             self.injected["fail_next"] += 1
             return _error(h, service, *answer)
-        if f.aws_semantics and service == "secretsmanager" and op in _REFUSED_WHEN_DELETED:
-            secret_id = json.loads(body or b"{}").get("SecretId")
-            if secret_id and self._scheduled_for_deletion(h, secret_id):
+        before: dict[str, Any] | None = None  # the secret as it was, for the listing lag
+        refused_ops = _REFUSED_WHEN_DELETED_AWS if f.aws_mode else _REFUSED_WHEN_DELETED
+        wants_state = (f.aws_mode and op in WRITE_OPS) or (f.aws_semantics and op in refused_ops)
+        if service == "secretsmanager" and wants_state:
+            req = json.loads(body or b"{}")
+            secret_id = req.get("SecretId") or (req.get("Name") if op == "CreateSecret" else None)
+            before = self._describe_secret(h, secret_id) if secret_id else None
+            if before is not None and op in refused_ops and before.get("DeletedDate") is not None:
                 self.injected["aws_semantics"] += 1
                 return _error(h, service, 400, "InvalidRequestException",
                               "You can't perform this operation on the secret because it was marked for deletion.")
+            if (f.aws_mode and before is not None and op in _REFUSED_ON_REPLICA
+                    and before.get("PrimaryRegion") not in (None, _arn_region(before))):
+                self.injected["aws_mode"] += 1
+                return _error(h, service, 400, "InvalidParameterException",
+                              "Operation not permitted on a replica secret. Call must be made in primary secret's "
+                              "region.")
         if service == "ssm" and op in SSM_QUOTA_CLASS and SSM_QUOTA_CLASS[op] in f.quotas:
             with self._lock:
                 ok = f.quotas[SSM_QUOTA_CLASS[op]].take()
@@ -233,100 +278,173 @@ class FaultProxy:
             if roll < f.stall:
                 self.injected["stall"] += 1
                 time.sleep(f.stall_seconds)
+        if op == "ListSecrets" and f.aws_mode:
+            return self._list_secrets_aws(h, body, f)
         if op == "ListSecrets":
             return self._forward(h, body, hide=f.hide_from_list, stale=f.stale_versions, primaries=f.primaries)
-        if op == "DescribeSecret" and f.primaries:
-            return self._forward(h, body, primaries=f.primaries)
-        if f.aws_semantics and service == "ssm" and op == "DescribeParameters":
-            return self._describe_parameters(h, body)
+        if op == "DescribeSecret" and (f.primaries or f.aws_mode):
+            return self._forward(h, body, primaries=f.primaries, aws_mode=f.aws_mode)
+        if (f.aws_semantics or f.aws_mode) and service == "ssm" and op == "DescribeParameters":
+            return self._describe_parameters(h, body, aws_mode=f.aws_mode)
+        if service == "organizations" and (f.aws_mode or f.account_states):
+            return self._organizations(h, body, op, f)
         with self._lock:
             lose = f.lose_answer.get(op, 0) > 0
             if lose:
                 f.lose_answer[op] -= 1
                 self.injected["lost_answer"] += 1
-        return self._forward(h, body, answer=not lose)
+        wrote = None
+        if f.aws_mode and service == "secretsmanager" and op in WRITE_OPS:
+            def wrote(status: int, data: bytes) -> None:
+                if status == 200:
+                    arn = str(json.loads(data or b"{}").get("ARN") or (before or {}).get("ARN") or "")
+                    key = arn_key(arn)
+                    if key is not None:
+                        self.lag.wrote(key, list_entry(before) if before is not None else None, f.list_lag)
+        return self._forward(h, body, answer=not lose, on_answer=wrote)
 
-    def _scheduled_for_deletion(self, h: BaseHTTPRequestHandler, secret_id: str) -> bool:
-        # Ask moto itself, with the caller's headers (moto reads account and region from them).
-        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive",
-                                                                          "content-length", "x-amz-target")}
-        headers["X-Amz-Target"] = "secretsmanager.DescribeSecret"
+    def _refusal(self, service: str, op: str, body: bytes) -> tuple[str, str] | None:
+        if service not in _JSON_SERVICES:
+            return None
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        return refusal(service, op, req) if isinstance(req, dict) else None
+
+    def _upstream(self, h: BaseHTTPRequestHandler, body: bytes, target: str | None = None
+                  ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Send a request to moto with the caller's headers (moto reads account and region from them)."""
+        # http.client sets Content-Length from the body sent (which may not be the caller's)
+        drop = ("connection", "keep-alive", "content-length") + (("x-amz-target",) if target else ())
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in drop}
+        if target:
+            headers["X-Amz-Target"] = target
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
-            conn.request("POST", "/", body=json.dumps({"SecretId": secret_id}), headers=headers)
+            conn.request(h.command if not target else "POST", h.path if not target else "/", body=body,
+                         headers=headers)
             resp = conn.getresponse()
-            doc = json.loads(resp.read() or b"{}")
+            return resp.status, resp.getheaders(), resp.read()
         finally:
             conn.close()
-        return resp.status == 200 and doc.get("DeletedDate") is not None
 
-    def _describe_parameters(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _describe_secret(self, h: BaseHTTPRequestHandler, secret_id: str) -> dict[str, Any] | None:
+        """moto's DescribeSecret of ``secret_id`` as the caller sees it; None if there is none."""
+        status, _, data = self._upstream(h, json.dumps({"SecretId": secret_id}).encode(),
+                                         target="secretsmanager.DescribeSecret")
+        return json.loads(data or b"{}") if status == 200 else None
+
+    def _all_pages(self, h: BaseHTTPRequestHandler, req: dict[str, Any], key: str, page_size: int
+                   ) -> list[Any] | tuple[int, bytes]:
+        """Every entry moto answers for ``req``, its pages joined; (status, body) if moto fails."""
+        items: list[Any] = []
+        token: str | None = None
+        while True:
+            ask = {k: v for k, v in req.items() if k != "NextToken"} | {"MaxResults": page_size}
+            if token:
+                ask["NextToken"] = token
+            status, _, data = self._upstream(h, json.dumps(ask).encode())
+            if status != 200:
+                return status, data
+            doc = json.loads(data)
+            items += doc.get(key) or []
+            token = doc.get("NextToken")
+            if not token:
+                return items
+
+    def _paged(self, h: BaseHTTPRequestHandler, req: dict[str, Any], key: str, page_size: int,
+               shape: Callable[[list[Any]], list[Any]]) -> None:
+        """A list call in AWS mode: empty first page, short pages after (Pager), each with a NextToken."""
+        want = int(req.get("MaxResults") or page_size)
+        token = req.get("NextToken")
+        if token is not None and not self.pager.known(token):
+            return _error(h, _service_of(key), 400, "InvalidNextTokenException", "The NextToken value is invalid.")
+        if token is None:
+            got = self._all_pages(h, req, key, page_size)
+            if isinstance(got, tuple):
+                return _send(h, got[0], got[1])
+            return _send(h, 200, json.dumps({key: [], "NextToken": self.pager.start(shape(got))}).encode())
+        chunk, nxt = self.pager.page(token, want)
+        out: dict[str, Any] = {key: chunk}
+        if nxt is not None:
+            out["NextToken"] = nxt
+        return _send(h, 200, json.dumps(out).encode())
+
+    def _list_secrets_aws(self, h: BaseHTTPRequestHandler, body: bytes, f: Faults) -> None:
+        def shape(entries: list[Any]) -> list[Any]:
+            doc = _shape_listing({"SecretList": entries}, f.hide_from_list, f.stale_versions, f.primaries,
+                                 aws_mode=True)
+            return self.lag.apply(doc["SecretList"], f.list_lag)
+
+        return self._paged(h, json.loads(body or b"{}"), "SecretList", 100, shape)
+
+    def _organizations(self, h: BaseHTTPRequestHandler, body: bytes, op: str, f: Faults) -> None:
+        def shape(entries: list[Any]) -> list[Any]:
+            for e in entries:
+                if isinstance(e, dict) and e.get("Id") in f.account_states:
+                    e["State"] = f.account_states[e["Id"]]
+                if f.aws_mode and isinstance(e, dict):
+                    e.pop("Status", None)  # retired on 2026-09-09: AWS answers State only
+            return entries
+
+        if f.aws_mode and op in ORG_LIST_KEYS:
+            return self._paged(h, json.loads(body or b"{}"), ORG_LIST_KEYS[op], 20, shape)
+        status, _, data = self._upstream(h, body)
+        if status == 200 and op == "DescribeAccount":
+            doc = json.loads(data)
+            shape([doc.get("Account") or {}])
+            data = json.dumps(doc).encode()
+        elif status == 200 and op in ORG_LIST_KEYS:
+            doc = json.loads(data)
+            shape(doc.get(ORG_LIST_KEYS[op]) or [])
+            data = json.dumps(doc).encode()
+        return _send(h, status, data)
+
+    def _describe_parameters(self, h: BaseHTTPRequestHandler, body: bytes, *, aws_mode: bool = False) -> None:
         """DescribeParameters as AWS pages it: up to MaxResults (50) a page; moto pages by 10.
 
-        moto's NextToken is an offset, so pages are joined and cut at MaxResults."""
+        moto's NextToken is an offset, so pages are joined and cut at MaxResults. In AWS mode the
+        first page is empty and the others short (half of MaxResults), each with a NextToken."""
         req = json.loads(body or b"{}")
         want = int(req.get("MaxResults") or 10)
+        if aws_mode and "NextToken" not in req:
+            return _send(h, 200, json.dumps({"Parameters": [], "NextToken": "0"}).encode())
+        if aws_mode:
+            want = max(1, want // 2)
         start = int(req.get("NextToken") or 0)
-        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive",
-                                                                          "content-length")}
         params: list[Any] = []
         token: str | None = str(start)
         while token is not None and len(params) < want:
-            conn = http.client.HTTPConnection(*self.upstream, timeout=60)
-            try:
-                conn.request("POST", h.path, body=json.dumps({**req, "NextToken": token}), headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            finally:
-                conn.close()
-            if resp.status != 200:
-                return _error(h, "ssm", resp.status, "InternalServerError", "upstream failed")
+            status, _, data = self._upstream(h, json.dumps({**req, "NextToken": token}).encode())
+            if status != 200:
+                return _error(h, "ssm", status, "InternalServerError", "upstream failed")
             doc = json.loads(data)
             params += doc.get("Parameters", [])
             token = doc.get("NextToken") or None
         out: dict[str, Any] = {"Parameters": params[:want]}
         if len(params) > want or token is not None:
             out["NextToken"] = str(start + want)
-        data = json.dumps(out).encode()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/x-amz-json-1.1")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        return _send(h, 200, json.dumps(out).encode())
 
     def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset(),
                  stale: dict[str, dict[str, list[str]]] | None = None, *, answer: bool = True,
-                 primaries: dict[str, list[str]] | None = None) -> None:
-        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
-        try:
-            headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
-            conn.request(h.command, h.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-        finally:
-            conn.close()
+                 primaries: dict[str, list[str]] | None = None, aws_mode: bool = False,
+                 on_answer: Callable[[int, bytes], None] | None = None) -> None:
+        status, resp_headers, data = self._upstream(h, body)
+        if on_answer is not None:
+            on_answer(status, data)
         if not answer:  # AWS acted; the caller never hears of it
             s = h.connection
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             h.close_connection = True
             s.close()
             return
-        if (hide or stale) and resp.status == 200:
-            doc = json.loads(data)
-            doc["SecretList"] = [e for e in doc.get("SecretList", []) if e.get("Name") not in hide]
-            for entry in doc["SecretList"]:
-                if stale and entry.get("Name") in stale:
-                    entry["SecretVersionsToStages"] = stale[entry["Name"]]
-            data = json.dumps(doc).encode()
-        if primaries and resp.status == 200:
-            doc = json.loads(data)
-            for entry in doc.get("SecretList", [doc]):
-                if entry.get("Name") in primaries:
-                    entry["PrimaryRegion"] = entry["ARN"].split(":")[3]  # AWS: a primary names itself
-                    entry["ReplicationStatus"] = [{"Region": r, "Status": "InSync"} for r in primaries[entry["Name"]]]
-            data = json.dumps(doc).encode()
-        h.send_response(resp.status)
-        for k, v in resp.getheaders():
+        if (hide or stale or primaries or aws_mode) and status == 200:
+            data = json.dumps(_shape_listing(json.loads(data), hide, stale or {}, primaries or {},
+                                             aws_mode=aws_mode)).encode()
+        h.send_response(status)
+        for k, v in resp_headers:
             if k.lower() not in ("content-length", "connection", "transfer-encoding", "keep-alive", "server",
                                  "date"):
                 h.send_header(k, v)
@@ -334,6 +452,40 @@ class FaultProxy:
         h.end_headers()
         if h.command != "HEAD":
             h.wfile.write(data)
+
+
+def _shape_listing(doc: dict[str, Any], hide: frozenset[str], stale: dict[str, dict[str, list[str]]],
+                   primaries: dict[str, list[str]], *, aws_mode: bool) -> dict[str, Any]:
+    """ListSecrets (or DescribeSecret) as the faults say: hidden names, stale versions, and a
+    primary with replicas naming its own region as PrimaryRegion (AWS does; moto leaves it out)."""
+    listing = "SecretList" in doc
+    if listing and hide:
+        doc["SecretList"] = [e for e in doc["SecretList"] if e.get("Name") not in hide]
+    for entry in doc.get("SecretList", []) if listing else [doc]:
+        if listing and entry.get("Name") in stale:
+            entry["SecretVersionsToStages"] = stale[entry["Name"]]
+        if entry.get("Name") in primaries:
+            entry["PrimaryRegion"] = _arn_region(entry)  # AWS: a primary names itself
+            entry["ReplicationStatus"] = [{"Region": r, "Status": "InSync"} for r in primaries[entry["Name"]]]
+        elif aws_mode and entry.get("ReplicationStatus") and not entry.get("PrimaryRegion"):
+            entry["PrimaryRegion"] = _arn_region(entry)
+    return doc
+
+
+def _arn_region(entry: dict[str, Any]) -> str:
+    return str(entry.get("ARN", "")).split(":")[3] if str(entry.get("ARN", "")).count(":") >= 3 else ""
+
+
+def _service_of(list_key: str) -> str:
+    return "secretsmanager" if list_key == "SecretList" else "organizations"
+
+
+def _send(h: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
+    h.send_response(status)
+    h.send_header("Content-Type", "application/x-amz-json-1.1")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)
 
 
 def _operation(h: BaseHTTPRequestHandler, body: bytes) -> tuple[str, str]:
