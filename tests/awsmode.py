@@ -15,10 +15,12 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LIST_LAG_SECONDS", "FakeClock", "ListingLag", "Pager", "arn_key", "list_entry", "refusal"]
+__all__ = ["LIST_LAG_SECONDS", "FakeClock", "ListingLag", "Pager", "arn_key", "honest_pages", "list_entry", "refusal",
+           "short_page"]
 
 # "ListSecrets is eventually consistent ... might not reflect changes from the last five minutes"
 LIST_LAG_SECONDS = 300.0
@@ -178,20 +180,33 @@ class ListingLag:
         return out
 
 
+def honest_pages(n: int, max_results: int) -> int:
+    """How many pages an answer of ``n`` entries takes with full pages (at least one)."""
+    return max(1, -(-n // max(1, max_results)))
+
+
+def short_page(max_results: int) -> int:
+    return max(1, max_results // 2)  # short pages: half of what was asked
+
+
 class Pager:
     """Serves a full answer in AWS's worst documented shape: an empty first page, then short pages,
-    each carrying a NextToken until the last. Deterministic: page sizes depend only on MaxResults."""
+    each carrying a NextToken until the last. Deterministic: page sizes depend only on MaxResults.
+
+    ``padding`` counts, per "service.Operation", the pages served beyond what full pages would
+    take: tests that bound the tool's own calls subtract it (``FaultProxy.honest``)."""
 
     def __init__(self) -> None:
-        self._sessions: dict[str, list[Any]] = {}
+        self._sessions: dict[str, tuple[str, list[Any], int]] = {}  # id -> (operation, entries, want)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.padding: Counter[str] = Counter()
 
-    def start(self, items: list[Any]) -> str:
+    def start(self, op: str, items: list[Any], max_results: int) -> str:
         """Keep ``items`` for the pages to come; the first (empty) page's NextToken."""
         with self._lock:
             sid = f"aws-mode-{next(self._ids)}"
-            self._sessions[sid] = items
+            self._sessions[sid] = (op, items, max_results)
         return f"{sid}:0"
 
     def known(self, token: str | None) -> bool:
@@ -200,11 +215,13 @@ class Pager:
     def page(self, token: str, max_results: int) -> tuple[list[Any], str | None]:
         sid, _, offset = token.partition(":")
         start = int(offset)
-        size = max(1, max_results // 2)  # short pages: half of what was asked
+        size = short_page(max_results)
         with self._lock:
-            items = self._sessions[sid]
+            op, items, want = self._sessions[sid]
             chunk = items[start:start + size]
             if start + size >= len(items):
                 del self._sessions[sid]
+                served = 1 + max(1, -(-len(items) // size))  # the empty page, then the short ones
+                self.padding[op] += served - honest_pages(len(items), want)
                 return chunk, None
         return chunk, f"{sid}:{start + size}"

@@ -23,7 +23,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from awsmode import LIST_LAG_SECONDS, ORG_LIST_KEYS, FakeClock, ListingLag, Pager, arn_key, list_entry, refusal
+from awsmode import (
+    LIST_LAG_SECONDS,
+    ORG_LIST_KEYS,
+    FakeClock,
+    ListingLag,
+    Pager,
+    arn_key,
+    honest_pages,
+    list_entry,
+    refusal,
+    short_page,
+)
 
 WRITE_OPS = frozenset({
     "CreateSecret", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "DeleteSecret",
@@ -175,6 +186,11 @@ class FaultProxy:
 
     def count(self, prefix: str = "secretsmanager.") -> int:
         return sum(v for k, v in self.calls.items() if k.startswith(prefix))
+
+    def honest(self, name: str) -> int:
+        """Calls of ``name`` ("ssm.DescribeParameters") less the empty and short pages AWS mode
+        added: what the tool's own choices cost with full pages (its call-count bounds)."""
+        return self.calls[name] - self.pager.padding[name]
 
     # --- request handling -----------------------------------------------------------------------
 
@@ -353,7 +369,7 @@ class FaultProxy:
             if not token:
                 return items
 
-    def _paged(self, h: BaseHTTPRequestHandler, req: dict[str, Any], key: str, page_size: int,
+    def _paged(self, h: BaseHTTPRequestHandler, op: str, req: dict[str, Any], key: str, page_size: int,
                shape: Callable[[list[Any]], list[Any]]) -> None:
         """A list call in AWS mode: empty first page, short pages after (Pager), each with a NextToken."""
         want = int(req.get("MaxResults") or page_size)
@@ -364,7 +380,8 @@ class FaultProxy:
             got = self._all_pages(h, req, key, page_size)
             if isinstance(got, tuple):
                 return _send(h, got[0], got[1])
-            return _send(h, 200, json.dumps({key: [], "NextToken": self.pager.start(shape(got))}).encode())
+            first = self.pager.start(op, shape(got), want)
+            return _send(h, 200, json.dumps({key: [], "NextToken": first}).encode())
         chunk, nxt = self.pager.page(token, want)
         out: dict[str, Any] = {key: chunk}
         if nxt is not None:
@@ -377,7 +394,7 @@ class FaultProxy:
                                  aws_mode=True)
             return self.lag.apply(doc["SecretList"], f.list_lag)
 
-        return self._paged(h, json.loads(body or b"{}"), "SecretList", 100, shape)
+        return self._paged(h, "secretsmanager.ListSecrets", json.loads(body or b"{}"), "SecretList", 100, shape)
 
     def _organizations(self, h: BaseHTTPRequestHandler, body: bytes, op: str, f: Faults) -> None:
         def shape(entries: list[Any]) -> list[Any]:
@@ -389,7 +406,7 @@ class FaultProxy:
             return entries
 
         if f.aws_mode and op in ORG_LIST_KEYS:
-            return self._paged(h, json.loads(body or b"{}"), ORG_LIST_KEYS[op], 20, shape)
+            return self._paged(h, f"organizations.{op}", json.loads(body or b"{}"), ORG_LIST_KEYS[op], 20, shape)
         status, _, data = self._upstream(h, body)
         if status == 200 and op == "DescribeAccount":
             doc = json.loads(data)
@@ -410,8 +427,9 @@ class FaultProxy:
         want = int(req.get("MaxResults") or 10)
         if aws_mode and "NextToken" not in req:
             return _send(h, 200, json.dumps({"Parameters": [], "NextToken": "0"}).encode())
+        asked = want
         if aws_mode:
-            want = max(1, want // 2)
+            want = short_page(want)
         start = int(req.get("NextToken") or 0)
         params: list[Any] = []
         token: str | None = str(start)
@@ -425,6 +443,11 @@ class FaultProxy:
         out: dict[str, Any] = {"Parameters": params[:want]}
         if len(params) > want or token is not None:
             out["NextToken"] = str(start + want)
+        elif aws_mode:  # the last page: count the pages served beyond full ones
+            n = start + len(params)
+            served = 1 + max(1, -(-n // want))
+            with self._lock:
+                self.pager.padding["ssm.DescribeParameters"] += served - honest_pages(n, asked)
         return _send(h, 200, json.dumps(out).encode())
 
     def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset(),

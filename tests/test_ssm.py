@@ -56,7 +56,8 @@ def actions(report: dict[str, Any]) -> dict[str, str]:
 
 
 def ssm_calls(proxy: Any) -> dict[str, int]:
-    return {k: v for k, v in proxy.calls.items() if k.startswith("ssm.")}
+    """SSM calls by operation, listings counted with full pages (AWS mode pads them)."""
+    return {k: proxy.honest(k) for k in proxy.calls if k.startswith("ssm.")}
 
 
 # --- Secrets Manager -> Parameter Store ---------------------------------------------------------

@@ -230,13 +230,19 @@ class ParameterStore:
             yield meta
 
     async def _describe_pages(self, filters: list[dict[str, Any]]) -> AsyncIterator[SecretMeta]:
-        kwargs: dict[str, Any] = {"MaxResults": DESCRIBE_PAGE_SIZE}
+        async for entry in self._describe_entries(filters, page_size=DESCRIBE_PAGE_SIZE):
+            yield self._meta(entry, tags=None)
+
+    async def _describe_entries(self, filters: list[dict[str, Any]], *, page_size: int | None
+                                ) -> AsyncIterator[dict[str, Any]]:
+        """DescribeParameters' entries over every page; a page may be empty and still not the last."""
+        kwargs: dict[str, Any] = {"MaxResults": page_size} if page_size is not None else {}
         if filters:
             kwargs["ParameterFilters"] = filters
         while True:
             resp = await self._call("DescribeParameters", kwargs, SsmApi.DESCRIBE)
             for entry in resp.get("Parameters") or []:
-                yield self._meta(entry, tags=None)
+                yield entry
             token = resp.get("NextToken")
             if not token:
                 return
@@ -245,9 +251,10 @@ class ParameterStore:
     async def describe(self, name_or_arn: str) -> SecretMeta | None:
         """Full metadata of one parameter, tags included; None if it does not exist."""
         name = self._name(name_or_arn)
-        resp = await self._call("DescribeParameters", {"ParameterFilters": [
-            {"Key": "Name", "Option": "Equals", "Values": [name]}]}, SsmApi.DESCRIBE)
-        entries = resp.get("Parameters") or []
+        # Every page, not the first: DescribeParameters may answer a filtered call with an empty
+        # page that still carries a NextToken (AWS does; moto never did), and that is not "absent".
+        entries = [meta async for meta in self._describe_entries(
+            [{"Key": "Name", "Option": "Equals", "Values": [name]}], page_size=None)]
         if not entries:
             return None
         tags_resp = await self._call("ListTagsForResource", {"ResourceType": "Parameter", "ResourceId": name},
