@@ -196,11 +196,11 @@ class Pager:
     ``padding`` counts, per "service.Operation", the pages served beyond what full pages would
     take: tests that bound the tool's own calls subtract it (``FaultProxy.honest``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, padding: Counter[str]) -> None:
         self._sessions: dict[str, tuple[str, list[Any], int]] = {}  # id -> (operation, entries, want)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.padding: Counter[str] = Counter()
+        self.padding = padding  # the proxy's, cleared with its call counts
 
     def start(self, op: str, items: list[Any], max_results: int) -> str:
         """Keep ``items`` for the pages to come; the first (empty) page's NextToken."""

@@ -114,6 +114,19 @@ class Faults:
     seed: int | None = None
 
 
+class Calls(Counter[str]):
+    """Requests by "service.Operation"; ``padding`` holds the pages of them AWS mode added beyond
+    full pages, and is cleared with them (tests clear the counts between runs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.padding: Counter[str] = Counter()
+
+    def clear(self) -> None:
+        super().clear()
+        self.padding.clear()
+
+
 class _QuietServer(ThreadingHTTPServer):
     """A client that hangs up mid-request (a reset the test itself injected, a ranged GET cut
     short) is normal here: count it, never print a traceback into the stderr the tests read."""
@@ -132,11 +145,11 @@ class FaultProxy:
         self.faults = Faults(aws_mode=aws_mode)
         self.clock = FakeClock()
         self.lag = ListingLag(self.clock)
-        self.pager = Pager()
+        self.calls = Calls()  # every request, by "service.Operation"
+        self.pager = Pager(self.calls.padding)
         # requests AWS would refuse (its server-side limits), by "Operation:reason"; counted in
         # every mode, refused only in AWS mode. conftest fails a test that sent one.
         self.refused: Counter[str] = Counter()
-        self.calls: Counter[str] = Counter()  # every request, by "service.Operation"
         self.injected: Counter[str] = Counter()  # faults answered, by kind
         self.bodies: list[tuple[str, bytes]] = []  # request bodies, when record_bodies is on
         self.record_bodies = False
@@ -174,8 +187,8 @@ class FaultProxy:
             self.faults = Faults(aws_mode=self.aws_mode)
             self.refused.clear()
             self.lag.records.clear()
-            self.pager = Pager()
             self.calls.clear()
+            self.pager = Pager(self.calls.padding)
             self.injected.clear()
             self.bodies.clear()
             self.record_bodies = False
@@ -190,7 +203,7 @@ class FaultProxy:
     def honest(self, name: str) -> int:
         """Calls of ``name`` ("ssm.DescribeParameters") less the empty and short pages AWS mode
         added: what the tool's own choices cost with full pages (its call-count bounds)."""
-        return self.calls[name] - self.pager.padding[name]
+        return self.calls[name] - self.calls.padding[name]
 
     # --- request handling -----------------------------------------------------------------------
 

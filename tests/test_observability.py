@@ -247,6 +247,7 @@ def test_lambda_runs_a_manifest_from_s3(aws, proxy, bucket, trusted_events):
     result = handler(scheduler_event(manifest="s3://reconciler-manifests/m.yaml"), FakeContext(300_000))
     assert result["totals"]["create"] == 1 and result["exit_code"] == 0
     assert aws.value("dr/plain/s0", "us-west-2") == "v0"
+    proxy.clock.advance(proxy.faults.list_lag)  # a later run, past ListSecrets' lag (AWS mode)
     result = handler(scheduler_event(manifest="s3://reconciler-manifests/m.yaml", mode="plan"), FakeContext(300_000))
     assert result["totals"]["in_sync"] == 1
 
@@ -267,6 +268,7 @@ def test_lambda_inline_manifest_shard_and_env_fallback(aws, proxy, bucket, monke
     assert seen == 6
     bucket.put_object(Bucket="reconciler-manifests", Key="env.yaml", Body=text.encode())
     monkeypatch.setenv("MANIFEST_URI", "s3://reconciler-manifests/env.yaml")
+    proxy.clock.advance(proxy.faults.list_lag)  # a later run, past ListSecrets' lag (AWS mode)
     assert handler({}, FakeContext(300_000))["totals"]["in_sync"] == 6
 
 
