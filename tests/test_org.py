@@ -182,3 +182,31 @@ def test_organizations_is_called_in_its_partition_endpoint_region() -> None:
                                 "us-east-1") == "us-gov-west-1"
     assert organizations_region(None, "cn-north-1") == "cn-northwest-1"
     assert organizations_region(OrganizationsSettings(region="us-west-2"), "eu-west-1") == "us-west-2"
+
+
+@pytest.mark.parametrize("state", ["CLOSED", "PENDING_CLOSURE", "PENDING_ACTIVATION", "HIBERNATING"])
+def test_an_account_closed_closing_pending_or_unknown_fails_its_items_by_name(
+        aws: Any, proxy: Any, org: dict[str, str], write_manifest: Any, run_cli: Run, state: str) -> None:
+    # GIVEN Organizations as AWS answers it (State only, no Status; empty and short pages), and an
+    # account in a state that is not ACTIVE (HIBERNATING: one this code does not know yet)
+    proxy.faults.aws_mode = True
+    proxy.faults.account_states = {org["written-nested"]: state}
+    aws.create("prod/shared/ca-bundle", "-----CA for ACCOUNT-----")
+    m = _manifest(write_manifest, org)
+    _deny_role_of(proxy, org["no-role"])
+    # WHEN it runs
+    code, report, err = run_cli("run", str(m))
+    got = _by_account(report)
+    # THEN that account's items fail, naming the state; nothing is written there; the run is not silent
+    assert code == 1
+    for name in ("shared/ca-bundle", "/shared/ca-bundle"):
+        item = got[(org["written-nested"], name)]
+        assert item["action"] == "failed" and item["error"]["type"] == "AccountNotActive"
+        assert state in item["error"]["message"]
+    assert not aws.exists("shared/ca-bundle", account=org["written-nested"])
+    logged = _log_lines(err, "account is not active; its items fail")
+    assert {(d["account"], d["state"]) for d in logged} == {(org["written-nested"], state),
+                                                            (org["suspended"], "SUSPENDED")}
+    # AND the active account is written as before
+    assert got[(org["written-top"], "shared/ca-bundle")]["action"] == "create"
+    assert aws.value("shared/ca-bundle", account=org["written-top"]) == f"-----CA for {org['written-top']}-----"

@@ -84,3 +84,27 @@ async def test_pagination_and_account_states_without_a_server() -> None:
     assert [(a.id, a.state) for a in found] == [("111111111111", AccountState.ACTIVE),
                                                  ("222222222222", AccountState.SUSPENDED)]
     assert not found[1].active
+
+
+@pytest.mark.parametrize(("entry", "state", "named"), [
+    ({"State": "ACTIVE", "Status": "SUSPENDED"}, AccountState.ACTIVE, "ACTIVE"),  # State wins
+    ({"Status": "SUSPENDED"}, AccountState.SUSPENDED, "SUSPENDED"),  # Status only when State is absent
+    ({"State": "PENDING_ACTIVATION"}, AccountState.PENDING_ACTIVATION, "PENDING_ACTIVATION"),
+    ({"State": "PENDING_CLOSURE"}, AccountState.PENDING_CLOSURE, "PENDING_CLOSURE"),
+    ({"State": "CLOSED"}, AccountState.CLOSED, "CLOSED"),
+    ({"State": "HIBERNATING"}, AccountState.UNKNOWN, "HIBERNATING"),  # a future state, named as AWS named it
+    ({"State": None, "Status": "ACTIVE"}, AccountState.UNKNOWN, "UNKNOWN"),  # a State present but empty
+    ({}, AccountState.UNKNOWN, "UNKNOWN"),
+])
+async def test_only_an_active_account_is_active_and_every_other_state_is_named(
+        entry: dict[str, Any], state: AccountState, named: str) -> None:
+    # GIVEN one account answered with this entry
+    async def call(op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if op == "ListChildren":
+            return {"Children": []}
+        return {"Accounts": [{"Id": "111111111111", "Name": "x", **entry}]}
+
+    # WHEN discovered THEN its state is read State-first, and only ACTIVE is active (fail closed)
+    (account,) = await OrgDirectory(call).accounts(["ou-a"])
+    assert account.state is state and account.state_name == named
+    assert account.active is (state is AccountState.ACTIVE)

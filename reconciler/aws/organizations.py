@@ -23,7 +23,8 @@ from typing import Any
 
 import anyio
 
-__all__ = ["MAX_OU_DEPTH", "AccountState", "DiscoveryError", "OrgAccount", "OrgCall", "OrgDirectory"]
+__all__ = ["MAX_OU_DEPTH", "AccountState", "DiscoveryError", "OrgAccount", "OrgCall", "OrgDirectory",
+           "reported_state"]
 
 # AWS allows five levels of OUs under the root; a walk deeper than this means a bad answer.
 MAX_OU_DEPTH = 5
@@ -36,20 +37,37 @@ OrgCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class AccountState(str, enum.Enum):
+    """An account's lifecycle state; only ACTIVE is written to. Every other state, and one this
+    code does not know yet (UNKNOWN), fails the account's items: closed, never skipped silently."""
+
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
+    PENDING_ACTIVATION = "PENDING_ACTIVATION"
     PENDING_CLOSURE = "PENDING_CLOSURE"
     CLOSED = "CLOSED"
     UNKNOWN = "UNKNOWN"
 
     @classmethod
     def parse(cls, entry: dict[str, Any]) -> AccountState:
-        # "State" replaced "Status" in 2025; accept either, newest first.
-        raw = str(entry.get("State") or entry.get("Status") or "UNKNOWN")
+        return cls.of(reported_state(entry))
+
+    @classmethod
+    def of(cls, raw: str) -> AccountState:
         try:
             return cls(raw)
         except ValueError:
             return cls.UNKNOWN
+
+
+# How much of a state AWS names is quoted back in a report (it is AWS's word, never a secret).
+_STATE_QUOTED_CHARS = 40
+
+
+def reported_state(entry: dict[str, Any]) -> str:
+    """The state an account entry names: ``State``; ``Status`` (retired on 2026-09-09) only when
+    ``State`` is absent, so an older answer still works and a present State always wins."""
+    raw = entry["State"] if "State" in entry else entry.get("Status")
+    return str(raw or "")[:_STATE_QUOTED_CHARS] or "UNKNOWN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +76,16 @@ class OrgAccount:
     name: str
     state: AccountState
     parent: str  # the OU (or root) the account sits directly under
+    reported: str = ""  # the state as AWS named it (differs from ``state`` only when UNKNOWN)
 
     @property
     def active(self) -> bool:
         return self.state is AccountState.ACTIVE
+
+    @property
+    def state_name(self) -> str:
+        """For reports and logs: the known state, or the unknown one as AWS named it."""
+        return self.reported if self.state is AccountState.UNKNOWN and self.reported else self.state.value
 
 
 class DiscoveryError(Exception):
@@ -103,7 +127,8 @@ class OrgDirectory:
             if parent not in self._nodes:
                 if len(self._nodes) >= MAX_OUS_WALKED:
                     raise DiscoveryError(f"more than {MAX_OUS_WALKED} organizational units")
-                accounts = [OrgAccount(str(e["Id"]), str(e.get("Name", "")), AccountState.parse(e), parent)
+                accounts = [OrgAccount(str(e["Id"]), str(e.get("Name", "")), AccountState.parse(e), parent,
+                                       reported_state(e))
                             async for e in self._pages("ListAccountsForParent", {"ParentId": parent}, "Accounts")]
                 children = [str(e["Id"]) async for e in self._pages(
                     "ListChildren", {"ParentId": parent, "ChildType": "ORGANIZATIONAL_UNIT"}, "Children")]

@@ -40,7 +40,8 @@ NotDiscovered = BackendError | DeadlineExceeded  # why an ``accounts`` destinati
 
 
 class AccountNotActiveError(ItemError):
-    """The discovered account is not ACTIVE (suspended, closing, closed): nothing is written there."""
+    """The discovered account is not ACTIVE (suspended, pending activation or closure, closed, or a
+    state this code does not know): nothing is written there; the item fails, never skipped."""
 
     type_name = "AccountNotActive"
 
@@ -117,8 +118,8 @@ class AccountDirectory:
         if account.id not in self._logged:
             self._logged.add(account.id)
             log.error("account is not active; its items fail", extra={"account": account.id,
-                                                                      "state": account.state.value})
-        return AccountNotActiveError(f"account {account.id} is {account.state.value}, not ACTIVE: nothing is "
+                                                                      "state": account.state_name})
+        return AccountNotActiveError(f"account {account.id} is {account.state_name}, not ACTIVE: nothing is "
                                      "written there")
 
     def errors(self) -> list[RunError]:
