@@ -316,6 +316,26 @@ def test_a_primary_with_native_replicas_is_written_like_any_destination(aws, pro
     assert code == 0 and totals(report) == {"in_sync": 1}, report
 
 
+def test_a_primary_with_its_own_replica_is_written_like_any_destination_in_aws_mode(aws, proxy, write_manifest,
+                                                                                   run_cli):
+    # GIVEN AWS mode, and our converged copy in us-west-2 natively replicated to eu-west-1: the proxy
+    # answers it as AWS does (PrimaryRegion us-west-2, its own region, beside ReplicationStatus)
+    proxy.faults.aws_mode = True
+    seed(aws, "p")
+    path = write_manifest(manifest(exact("p"), prune="{enabled: true}"))
+    assert run_cli("run", str(path))[0] == 0
+    aws.sm("us-west-2").replicate_secret_to_regions(SecretId="dr/p", AddReplicaRegions=[{"Region": "eu-west-1"}])
+    assert aws.describe("dr/p", "us-west-2")["ReplicationStatus"]
+    # WHEN the source rotates and the reconciler runs
+    aws.put("prod/p", "rotated-at-source")
+    code, report, _ = run_cli("run", str(path))
+    # THEN the primary is updated like any destination; its replica is no orphan and is not deleted
+    assert code == 0 and totals(report) == {"update": 1}, report
+    assert aws.value("dr/p", "us-west-2") == "rotated-at-source"
+    code, report, _ = run_cli("run", str(path))
+    assert code == 0 and totals(report) == {"in_sync": 1}, report
+
+
 def test_an_owned_replica_is_never_an_orphan(aws, proxy, write_manifest, run_cli):
     # GIVEN our copy in us-east-1 replicated natively into us-west-2 (tags travel with the replica)
     seed(aws, "a")
