@@ -230,3 +230,21 @@ def test_a_run_inside_the_lag_window_writes_each_destination_at_most_once(aws, p
     for i in ids:
         assert _versions(aws, f"dr/{i}") == 2 and aws.value(f"dr/{i}", "us-west-2") == f"v2-{i}"
     assert proxy.calls["secretsmanager.PutSecretValue"] == 3
+
+
+async def test_a_parameter_behind_an_empty_first_page_is_found(aws: Any, proxy: Any) -> None:
+    # Regression (found by AWS mode): describe() read only the first DescribeParameters page, so an
+    # empty first page with a NextToken made every existing parameter look absent.
+    from reconciler.aws.backend import Backend
+    from reconciler.aws.identity import Identity
+
+    aws.client("ssm").put_parameter(Name="/dr/p", Value="v", Type="SecureString")
+    proxy.faults.aws_mode = True
+    class Retry:
+        max_attempts, base_delay, max_delay = 2, 0.01, 0.02
+
+    async with Backend(concurrency=2, retry=Retry()) as backend:
+        store: Any = await backend.endpoint(Identity(), "us-east-1", service="ssm")
+        meta = await store.describe("/dr/p")
+    assert meta is not None and meta.name == "/dr/p"
+    assert proxy.calls["ssm.DescribeParameters"] == 2  # the empty page, then the one holding it
