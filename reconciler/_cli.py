@@ -60,18 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reconciler", description="Keep AWS Secrets Manager secrets in step.")
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check a manifest; exit 0 valid, 2 invalid")
-    v.add_argument("manifest")
+    v.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
     for name, help_ in (("plan", "show what would change; writes nothing"), ("run", "converge every destination")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
-        c.add_argument("--format", choices=FORMATS, default="text")
-        c.add_argument("--concurrency", type=_concurrency)
-        c.add_argument("--shard", type=_shard, metavar="K/N")
-        c.add_argument("--select", nargs="+", metavar="ID", default=[])
-        c.add_argument("--metrics-sink", choices=SINK_NAMES)
-        c.add_argument("--deadline", type=_positive, metavar="SECONDS")
+        c.add_argument("--format", choices=FORMATS, default="text",
+                       help="json: exactly one JSON report on stdout, logs on stderr")
+        c.add_argument("--concurrency", type=_concurrency,
+                       help=f"secrets in flight, {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (default: settings.concurrency)")
+        c.add_argument("--shard", type=_shard, metavar="K/N",
+                       help="a stable K-th of N shares of the mappings; N processes cover each once")
+        c.add_argument("--select", nargs="+", metavar="ID", default=[], help="only the mappings with these ids")
+        c.add_argument("--metrics-sink", choices=SINK_NAMES, help="override settings.metrics.sink")
+        c.add_argument("--deadline", type=_positive, metavar="SECONDS",
+                       help="start no new work after this long; the rest is reported deferred")
         c.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                       type=str.upper)
+                       type=str.upper, help="log level (default: WARNING on a terminal, else INFO)")
         if name == "plan":
             c.add_argument("--diff", action="store_true", help="read values; name changed JSON paths / lines")
         else:
@@ -79,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the whole loop against an embedded local AWS (needs the [local] extra)")
     d.add_argument("--keep", action="store_true", help="keep the local AWS running until Ctrl-C")
     i = sub.add_parser("iam-policy", help="least-privilege IAM policies this manifest needs")
-    i.add_argument("manifest")
+    i.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
     return p
 
 

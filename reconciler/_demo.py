@@ -9,7 +9,10 @@ import textwrap
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEMO_MANIFEST = """\
 version: 1
@@ -37,7 +40,8 @@ mappings:
 """
 
 
-def run_demo(*, keep: bool = False) -> int:
+def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
+    """Run the demo, printing to ``console`` (default: the terminal; ``tools/make_demo_svg.py`` records it)."""
     from ._local import LocalAwsUnavailable, start_local_aws, use_local_environment
 
     try:
@@ -55,7 +59,7 @@ def run_demo(*, keep: bool = False) -> int:
     from .manifest import load_manifest
     from .output.render import render_text
 
-    console = Console()
+    console = console or Console()
     started = time.monotonic()
     url = aws.url
     use_local_environment(credentials={"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}, endpoint=url)

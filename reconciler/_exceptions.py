@@ -54,6 +54,8 @@ class ItemError(ReconcilerError):
 
 
 class TransformError(ItemError):
+    """A transform step could not produce a value (runaway regex, output too large, not JSON...)."""
+
     type_name = "TransformError"
 
 
@@ -73,31 +75,45 @@ class BackendError(ItemError):
 
 
 class TransientError(BackendError):
+    """Worth retrying: throttling, 5xx, timeouts, dropped connections."""
+
     type_name = "TransientError"
     retryable = True
 
 
 class ThrottlingError(TransientError):
+    """AWS throttled the call: retried, and the whole fan-out to that endpoint slows down."""
+
     type_name = "ThrottlingException"
 
 
 class PermanentError(BackendError):
+    """Retrying cannot help: invalid request, KMS failure, limit exceeded..."""
+
     type_name = "PermanentError"
 
 
 class NotFoundError(PermanentError):
+    """The secret or parameter does not exist."""
+
     type_name = "ResourceNotFoundException"
 
 
 class AccessDeniedError(PermanentError):
+    """The identity may not make this call."""
+
     type_name = "AccessDeniedException"
 
 
 class AlreadyExistsError(PermanentError):
+    """A create met a name that already exists."""
+
     type_name = "ResourceExistsException"
 
 
 class ProfileNotFoundError(PermanentError):
+    """A named profile that does not exist: its items fail, not the run."""
+
     type_name = "ProfileNotFound"
 
 

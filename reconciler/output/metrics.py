@@ -65,6 +65,41 @@ class MetricName(str, Enum):
     DELETED = "Deleted"  # scheduled for deletion (run mode only; a plan deletes nothing)
 
 
+# What each metric counts or measures: the reference docs print this table.
+METRIC_DESCRIPTIONS: dict[MetricName, str] = {
+    MetricName.REPLICATION_SUCCESS: "Destinations written (created or updated), run mode only.",
+    MetricName.REPLICATION_FAILURE: "Items that failed, by error type; also a run total that counts run-level errors.",
+    MetricName.REPLICATION_DURATION: "Time spent on each written item.",
+    MetricName.SECRET_SIZE: "Size of each value written.",
+    MetricName.TRANSFORMATION_DURATION: "Time spent transforming each value.",
+    MetricName.TRANSFORMATION_INPUT_SIZE: "Size of each value before its transform.",
+    MetricName.TRANSFORMATION_OUTPUT_SIZE: "Size of each value after its transform.",
+    MetricName.TRANSFORMATION_RULES_COUNT: "Transform rules applied to each value.",
+    MetricName.RETRY_ATTEMPT: "Retried AWS calls, by operation.",
+    MetricName.THROTTLING_EVENT: "Throttled AWS calls, by operation.",
+    MetricName.DRIFT_DETECTED: "Destinations to create or update; also a run total, for alarms.",
+    MetricName.IN_SYNC: "Destinations already in sync.",
+    MetricName.CONFLICT: "Destinations the reconciler may not write (not ours, a replica, rotation on).",
+    MetricName.SOURCE_MISSING: "Items whose source is missing or scheduled for deletion.",
+    MetricName.DEFERRED: "Items not started before the deadline or a stop signal.",
+    MetricName.RUN_DURATION: "Wall time of the run; the stack's heartbeat alarm watches `Mode=run`.",
+    MetricName.ORPHAN: "Owned secrets no mapping writes any more.",
+    MetricName.DELETED: "Destinations scheduled for deletion (run mode only).",
+}
+
+
+class MetricDimension(str, Enum):
+    """Every dimension name the reconciler itself sets (``settings.metrics.dimensions`` adds the operator's)."""
+
+    SOURCE_REGION = "SourceRegion"
+    DEST_REGION = "DestRegion"
+    TRANSFORM_MODE = "TransformMode"
+    ERROR_TYPE = "ErrorType"
+    OPERATION = "Operation"
+    MODE = "Mode"
+    MAPPING = "Mapping"  # only with settings.metrics.include_secret_names
+
+
 class SinkName(str, Enum):
     CLOUDWATCH = "cloudwatch"
     EMF = "emf"
@@ -140,17 +175,17 @@ def _dimensions(dims: tuple[tuple[str, str], ...] | None, extra: dict[str, str])
 
 
 def build(report: Report, settings: MetricsSettings) -> Batch:
-    N, U = MetricName, MetricUnit
+    N, U, D = MetricName, MetricUnit, MetricDimension
     batch = Batch()
     for item in report.items:
         action = action_value(item.action)
-        route = {"SourceRegion": item.source_region, "DestRegion": item.dest_region}
+        route = {D.SOURCE_REGION.value: item.source_region, D.DEST_REGION.value: item.dest_region}
         if settings.include_secret_names:
-            route["Mapping"] = item.mapping
+            route[D.MAPPING.value] = item.mapping
         if action in _BY_ACTION:
             batch.add(_BY_ACTION[action], 1, U.COUNT, **route)
         if action in _WRITES and report.mode == "run":
-            batch.add(N.REPLICATION_SUCCESS, 1, U.COUNT, **route, TransformMode=item.transform_mode)
+            batch.add(N.REPLICATION_SUCCESS, 1, U.COUNT, **route, **{D.TRANSFORM_MODE.value: item.transform_mode})
             batch.add(N.REPLICATION_DURATION, float(item.duration_ms), U.MILLISECONDS, **route)
             if item.size is not None:
                 batch.add(N.SECRET_SIZE, float(item.size), U.BYTES, **route)
@@ -158,22 +193,23 @@ def build(report: Report, settings: MetricsSettings) -> Batch:
             # per route only, no dimensionless total: the dashboard sums every series of the name
             batch.add(N.DELETED, 1, U.COUNT, **route)
         if action == "failed":
-            batch.add(N.REPLICATION_FAILURE, 1, U.COUNT, **route, ErrorType=item.error_type or "Unknown")
+            batch.add(N.REPLICATION_FAILURE, 1, U.COUNT, **route,
+                      **{D.ERROR_TYPE.value: item.error_type or "Unknown"})
         if item.transform_ms is not None:
-            mode = {"TransformMode": item.transform_mode}
+            mode = {D.TRANSFORM_MODE.value: item.transform_mode}
             batch.add(N.TRANSFORMATION_DURATION, round(item.transform_ms, 1), U.MILLISECONDS, **mode)
             batch.add(N.TRANSFORMATION_INPUT_SIZE, float(item.transform_in or 0), U.BYTES, **mode)
             batch.add(N.TRANSFORMATION_OUTPUT_SIZE, float(item.transform_out or 0), U.BYTES, **mode)
             batch.add(N.TRANSFORMATION_RULES_COUNT, float(item.transform_rules), U.COUNT, **mode)
     for operation, n in sorted(report.retries.items()):
-        batch.add(N.RETRY_ATTEMPT, float(n), U.COUNT, Operation=operation)
+        batch.add(N.RETRY_ATTEMPT, float(n), U.COUNT, **{D.OPERATION.value: operation})
     for operation, n in sorted(report.throttles.items()):
-        batch.add(N.THROTTLING_EVENT, float(n), U.COUNT, Operation=operation)
-    batch.add(N.RUN_DURATION, float(report.duration_ms), U.MILLISECONDS, Mode=report.mode)
+        batch.add(N.THROTTLING_EVENT, float(n), U.COUNT, **{D.OPERATION.value: operation})
+    batch.add(N.RUN_DURATION, float(report.duration_ms), U.MILLISECONDS, **{D.MODE.value: report.mode})
     # The stack's heartbeat alarm watches RunDuration{Mode=run} exactly: custom dimensions from the
     # manifest must not move the series it watches (a manifest cannot silence the heartbeat).
     if settings.dimensions:
-        batch.add_exact(N.RUN_DURATION, float(report.duration_ms), U.MILLISECONDS, Mode=report.mode)
+        batch.add_exact(N.RUN_DURATION, float(report.duration_ms), U.MILLISECONDS, **{D.MODE.value: report.mode})
     # Run totals without dimensions, for alarms (an alarm must name a metric's exact dimensions).
     # A run-level error counts as a failure: the alarms must see a run that could not observe.
     t = report.totals
