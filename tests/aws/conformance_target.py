@@ -37,6 +37,8 @@ class Target:
     profile: str | None = None
     endpoint: str | None = None  # moto's URL (seeding goes around the proxy), None on AWS
     recording: dict[str, Any] = field(default_factory=dict)
+    recordings: Path = RECORDINGS  # moto runs write under pytest's temp dir, not into the tree
+    written: set[str] = field(default_factory=set)  # every value the suite wrote: never recorded
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
@@ -59,11 +61,15 @@ class Target:
 
     def record(self, behaviour: str, shape: dict[str, Any]) -> None:
         """Keep the shape of an answer (codes, field names, counts): never a secret value."""
+        text = json.dumps(shape, default=str)
+        leaked = [v for v in self.written if v in text]
+        if leaked:  # a canary: the recording is committed, so a value in it would be published
+            raise ValueError(f"recording {behaviour!r} would contain a value the suite wrote")
         self.recording[behaviour] = shape
 
     def write_recording(self) -> Path:
-        RECORDINGS.mkdir(exist_ok=True)
-        path = RECORDINGS / f"{self.name}.json"
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        path = self.recordings / f"{self.name}.json"
         doc = {"target": self.name, "run_id": self.run_id, "regions": list(self.regions),
                "behaviours": dict(sorted(self.recording.items()))}
         path.write_text(json.dumps(doc, indent=2, default=str) + "\n")

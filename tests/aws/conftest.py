@@ -4,6 +4,7 @@ everything the session made, even when a test failed or was interrupted."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import textwrap
@@ -62,7 +63,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         os.environ["AWS_DEFAULT_REGION"] = regions[0]
         t = Target(name=profile, profile=profile, regions=regions, run_id=run_id)
     else:
-        t = Target(name="moto", regions=regions, run_id=run_id, endpoint=request.getfixturevalue("moto_url"))
+        t = Target(name="moto", regions=regions, run_id=run_id, endpoint=request.getfixturevalue("moto_url"),
+                   recordings=request.getfixturevalue("tmp_path_factory").mktemp("recordings"))
     est = estimate(secrets=SUITE_SECRETS if profile else 0, api_calls=SUITE_API_CALLS)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     line = f"{est.line()}; target {t.name}, regions {t.regions[0]} -> {t.regions[1]}, prefix {t.prefix}"
@@ -105,9 +107,11 @@ class Case:
         return self.prefix + rel
 
     def create(self, rel: str, value: str, region: str | None = None) -> dict[str, Any]:
+        self.t.written.add(value)
         return dict(self.sm(region).create_secret(Name=self.name(rel), SecretString=value, Tags=self.t.tags()))
 
     def put(self, rel: str, value: str, region: str | None = None) -> str:
+        self.t.written.add(value)
         return str(self.sm(region).put_secret_value(SecretId=self.name(rel), SecretString=value)["VersionId"])
 
     def value(self, rel: str, region: str | None = None) -> str:
@@ -123,6 +127,7 @@ class Case:
         return dict(self.sm(region).describe_secret(SecretId=self.name(rel)))
 
     def put_param(self, rel: str, value: str, region: str | None = None) -> None:
+        self.t.written.add(value)
         self.ssm(region).put_parameter(Name="/" + self.name(rel), Value=value, Type="SecureString",
                                        Tags=self.t.tags())
 
@@ -158,7 +163,9 @@ def case(target: Target, aws_proxy: FaultProxy | None, request: pytest.FixtureRe
         if hasattr(aws_proxy.faults, "aws_mode"):
             aws_proxy.faults.aws_mode = True
         monkeypatch.setenv("AWS_ENDPOINT_URL", aws_proxy.url)
-    test = re.sub(r"[^a-z0-9]+", "-", request.node.name.removeprefix("test_").lower())[:40].strip("-")
+    # a short readable slug plus a digest of the node id: parametrized tests get distinct prefixes
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.removeprefix("test_").lower())[:32].strip("-")
+    test = f"{slug}-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]}"
     return Case(target=target, proxy=aws_proxy, test=test, tmp=tmp_path, run_cli=run_cli)
 
 

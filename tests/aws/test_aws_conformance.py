@@ -114,7 +114,7 @@ def _via_proxy(case: Case) -> Any:
 
 def test_a_deleted_source_is_never_followed_silently(case: Case) -> None:
     # GIVEN a converged copy whose source is then scheduled for deletion (on_source_deleted: keep)
-    case.create("src/gone", "v")
+    case.create("src/gone", "canary-gone")
     path = case.manifest(case.exact("gone"))
     assert case.run("run", path)[0] == 0
     case.sm().delete_secret(SecretId=case.name("src/gone"), RecoveryWindowInDays=7)
@@ -123,7 +123,7 @@ def test_a_deleted_source_is_never_followed_silently(case: Case) -> None:
     # THEN SPEC: source_missing, exit 1, and the destination is left alone (not deleted)
     assert code == 1 and totals(report) == {"source_missing": 1}, report
     assert "DeletedDate" not in case.describe("dst/gone", case.dst_region)
-    assert case.value("dst/gone", case.dst_region) == "v"
+    assert case.value("dst/gone", case.dst_region) == "canary-gone"
     case.t.record("deleted_source", {"action": "source_missing", "exit": code})
 
 
@@ -150,8 +150,9 @@ def test_listing_lag_and_pagination_are_observed_and_recorded(case: Case) -> Non
     # GIVEN five secrets created under one prefix
     sm = case.sm()
     names = [case.name(f"page/{i}") for i in range(5)]
+    case.t.written.add("canary-page")
     for n in names:
-        sm.create_secret(Name=n, SecretString="p", Tags=case.t.tags())
+        sm.create_secret(Name=n, SecretString="canary-page", Tags=case.t.tags())
     flt = [{"Key": "name", "Values": [case.name("page/")]}]
     # WHEN it is listed at once: record whether the newest is visible yet (AWS may lag minutes)
     started = time.monotonic()
