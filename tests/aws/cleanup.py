@@ -10,9 +10,9 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # run as a module from the repo root
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: run as a module from the repo root
 
-from conformance_target import Target, sweep  # noqa: E402
+from aws.conformance_target import Target, sweep
 
 _AGE = re.compile(r"^(\d+)([mhd])$")
 _UNIT = {"m": "minutes", "h": "hours", "d": "days"}

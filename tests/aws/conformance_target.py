@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from conformance_policy import PREFIX_ROOT, RUN_TAG
+
+from aws.conformance_policy import PREFIX_ROOT, RUN_TAG
 
 # The reconciler keeps ``reconciler:`` tags to itself, so a destination it creates carries the run id
 # in its owner tag instead: reconciler:owner = reconciler-conformance-<run-id>[-<test>].

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_cost import SUITE_API_CALLS, SUITE_SECRETS, estimate
 from faultproxy import FaultProxy
-from conformance_policy import RUN_TAG
-from conformance_target import Target, new_run_id, owner_for, sweep
+
+from aws.conformance_cost import SUITE_API_CALLS, SUITE_SECRETS, estimate
+from aws.conformance_policy import RUN_TAG
+from aws.conformance_target import Target, new_run_id, owner_for, sweep
 
 MOTO_REGIONS = ("us-east-1", "us-west-2")
 FAST_RETRY = "retry: {max_attempts: 3, base_delay: 0.05, max_delay: 0.5}"

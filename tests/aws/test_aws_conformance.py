@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conformance_target import PAGE_SIZE_PROBE, error_shape
-from conftest import Case
+
+from aws.conformance_target import PAGE_SIZE_PROBE, error_shape
+from aws.conftest import Case
 
 
 def totals(report: dict[str, Any]) -> dict[str, int]:
@@ -132,7 +133,8 @@ def test_ssm_source_to_secret_and_secret_to_ssm(case: Case) -> None:
     case.put_param("src/param", "from-ssm")
     case.create("src/secret", "from-sm")
     path = case.manifest(
-        f"- id: p2s\n  source: {{name: /{case.name('src/param')}, service: ssm}}\n  destination: {case.name('dst/p2s')}\n"
+        f"- id: p2s\n  source: {{name: /{case.name('src/param')}, service: ssm}}\n"
+        f"  destination: {case.name('dst/p2s')}\n"
         f"- id: s2p\n  source: {case.name('src/secret')}\n"
         f"  destination: {{name: /{case.name('dst/s2p')}, service: ssm, tags: {{conformance-run: {case.t.run_id}}}}}\n")
     # WHEN one run copies both ways
