@@ -23,7 +23,7 @@ SECRET_ACTIONS = (
 )
 PARAMETER_ACTIONS = (
     "ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DeleteParameter", "ssm:DeleteParameters",
-    "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource",
+    "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource", "ssm:LabelParameterVersion",
 )
 # Calls that take no resource ARN: AWS authorizes them on "*"; they read names only.
 LIST_ACTIONS = ("secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue", "ssm:DescribeParameters",

@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from aws.conformance_policy import RUN_TAG
 from aws.conformance_target import Target, new_run_id, owner_for, sweep
 
 MOTO_REGIONS = ("us-east-1", "us-west-2")
+# ListSecrets "might not reflect changes from the last five minutes": how long a test that needs the
+# listing (orphans are found only by listing) waits for it on a real account, and how often it looks.
+LISTING_LAG_LIMIT_S = 330.0
+LISTING_POLL_S = 5.0
 FAST_RETRY = "retry: {max_attempts: 3, base_delay: 0.05, max_delay: 0.5}"
 
 
@@ -126,6 +131,19 @@ class Case:
 
     def describe(self, rel: str, region: str | None = None) -> dict[str, Any]:
         return dict(self.sm(region).describe_secret(SecretId=self.name(rel)))
+
+    def wait_listed(self, rels: list[str], region: str | None = None) -> float:
+        """Wait until ListSecrets shows every one of these names (AWS lags; moto never does);
+        return the seconds it took, for the recording."""
+        wanted, started = {self.name(r) for r in rels}, time.monotonic()
+        flt = [{"Key": "name", "Values": [self.prefix]}]
+        while True:
+            seen = {s["Name"] for page in self.sm(region).get_paginator("list_secrets").paginate(Filters=flt)
+                    for s in page["SecretList"]}
+            waited = time.monotonic() - started
+            if wanted <= seen or not self.t.real or waited > LISTING_LAG_LIMIT_S:
+                return waited
+            time.sleep(LISTING_POLL_S)
 
     def put_param(self, rel: str, value: str, region: str | None = None) -> None:
         self.t.written.add(value)

@@ -83,6 +83,8 @@ def test_prune_deletes_an_orphan_only_when_on_and_within_the_guard(case: Case) -
     for i in ("a", "b", "c"):
         case.create(f"src/{i}", f"v-{i}")
     assert case.run("run", case.manifest(case.exact("a", "b", "c")))[0] == 0
+    lag = case.wait_listed(["dst/b", "dst/c"], case.dst_region)  # orphans are found by listing only
+    case.t.record("list_secrets_lag_for_new_copies", {"seconds_until_listed": round(lag, 1)})
     # WHEN prune is off: the two are orphans, untouched
     code, report = case.run("run", case.manifest(case.exact("a")))
     assert code == 0 and totals(report) == {"in_sync": 1, "orphan": 2}, report

@@ -213,3 +213,39 @@ def test_reference_recording_cites_an_aws_validated_source_for_every_entry() -> 
         assert entry["aws_validated"] and entry["source"].startswith("github:localstack/localstack@"), name
         assert entry["snapshot"].startswith("tests/aws/services/secretsmanager/"), name
     assert all(e["source"] for e in REFERENCE["not_covered"].values())
+
+
+SUITE_LIKE_MANIFEST = """\
+version: 1
+settings: {owner: reconciler-conformance-x, prune: {enabled: true}}
+defaults:
+  source: {region: us-east-1}
+  destination: {region: us-west-2}
+mappings:
+  - {id: a, source: reconciler-conformance/r/src/a, destination: reconciler-conformance/r/dst/a,
+     on_source_deleted: delete}
+  - {id: p, source: {name: /reconciler-conformance/r/src/p, service: ssm}, destination: reconciler-conformance/r/dst/p}
+  - {id: s, source: reconciler-conformance/r/src/s, destination: {name: /reconciler-conformance/r/dst/s, service: ssm}}
+"""
+# Not the suite's to grant: the metrics sink is off in the suite (--metrics-sink none), and the
+# AWS managed keys (aws/secretsmanager, aws/ssm) need no caller KMS permission.
+NOT_NEEDED = ("cloudwatch:", "kms:", "secretsmanager:ForceDeleteWithoutRecovery")
+
+
+def test_policy_covers_every_action_the_reconciler_asks_for_a_suite_like_manifest(write_manifest, run_cli) -> None:
+    # GIVEN what `reconciler iam-policy` says a manifest like the suite's needs
+    code, out, _ = run_cli("iam-policy", str(write_manifest(SUITE_LIKE_MANIFEST)))
+    text = out if isinstance(out, str) else json.dumps(out)
+    assert code == 0, text
+    wanted = {a for a in re.findall(r'"((?:secretsmanager|ssm|sts|cloudwatch|kms):[A-Z][A-Za-z]+)"', text)
+              if not a.startswith(NOT_NEEDED)}
+    assert "secretsmanager:PutSecretValue" in wanted and "ssm:PutParameter" in wanted
+    # THEN the conformance policy allows each of them inside the prefix (ForceDeleteWithoutRecovery is
+    # a condition key there, not an action)
+    policy = conformance_policy()
+    for action in sorted(wanted):
+        arn = INSIDE if action.startswith("secretsmanager:") else \
+            f"arn:aws:ssm:us-west-2:{ACCOUNT}:parameter/reconciler-conformance/r/dst/s"
+        if action in LIST_ACTIONS:
+            arn = "*"
+        assert evaluate([policy], action, arn) == "Allow", action
