@@ -36,6 +36,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "region (env RECONCILER_AWS_REGIONS=r1,r2)")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The cost, stated before anything is created (shown when tests/aws is on the command line)."""
+    profile, regions = _settings(config)
+    est = estimate(secrets=SUITE_SECRETS if profile else 0, api_calls=SUITE_API_CALLS)
+    return f"tests/aws target: {profile or 'moto (no AWS account touched)'} {regions[0]} -> {regions[1]}; {est.line()}"
+
+
 def _settings(config: pytest.Config) -> tuple[str | None, tuple[str, str]]:
     profile = config.getoption("--profile", default=None) or os.environ.get("RECONCILER_AWS_PROFILE") or None
     regions = config.getoption("--region", default=None) or [
