@@ -33,14 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--run-id")
     group.add_argument("--older-than", type=parse_age)
     args = ap.parse_args(argv)
-    regions = args.region
-    target = Target(name=args.profile, profile=args.profile, run_id=args.run_id or "cleanup",
-                    regions=(regions[0], regions[-1]) if len(regions) < 3 else (regions[0], regions[1]))
-    for region in regions[2:]:  # a third region and more: sweep them too
-        sweep(Target(name=args.profile, profile=args.profile, run_id="cleanup", regions=(region, region)),
-              run_id=args.run_id, older_than=args.older_than)
-    for line in sweep(target, run_id=args.run_id, older_than=args.older_than):
-        print(f"deleted {line}")
+    for region in dict.fromkeys(args.region):  # each region once, in the order given
+        target = Target(name=args.profile, profile=args.profile, run_id=args.run_id or "cleanup",
+                        regions=(region, region))
+        for line in sweep(target, run_id=args.run_id, older_than=args.older_than):
+            print(f"deleted {line}")
     return 0
 
 

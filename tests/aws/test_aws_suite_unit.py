@@ -249,3 +249,24 @@ def test_policy_covers_every_action_the_reconciler_asks_for_a_suite_like_manifes
         if action in LIST_ACTIONS:
             arn = "*"
         assert evaluate([policy], action, arn) == "Allow", action
+
+
+def test_cleanup_command_deletes_a_crashed_runs_leftovers(target: Target, case: Case, monkeypatch, capsys) -> None:
+    # GIVEN a secret and a parameter left by a run that crashed before its finally-block
+    if target.real:
+        pytest.skip("moto only: on a real account the session's own finally-block is the test")
+    crashed = "20200101T000000-cccccc"
+    name = f"reconciler-conformance/{crashed}/left"
+    case.sm().create_secret(Name=name, SecretString="x", Tags=[{"Key": "reconciler:test-run", "Value": crashed}])
+    case.ssm().put_parameter(Name=f"/{name}", Value="x", Type="String",
+                             Tags=[{"Key": "reconciler:test-run", "Value": crashed}])
+    # WHEN the cleanup command runs for that run id (its boto3 session pointed at moto)
+    from aws import cleanup
+
+    monkeypatch.setattr(cleanup, "Target", lambda **kw: Target(**{**kw, "profile": None, "endpoint": target.endpoint}))
+    assert cleanup.main(["--profile", "sandbox", "--region", case.src_region, "--run-id", crashed]) == 0
+    # THEN both are gone, and it said so
+    out = capsys.readouterr().out
+    assert f"secret:{name}" in out and f"parameter:/{name}" in out
+    with pytest.raises(ClientError):
+        case.sm().describe_secret(SecretId=name)
