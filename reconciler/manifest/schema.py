@@ -138,7 +138,8 @@ class TransformStepModel(Strict):
     sed_file: str | None = Field(None, description="Path of a sed script, relative to the manifest.")
     # "$.path": value, or "$.path": {find: ..., replace: ...} (SPEC "Transforms"); values are checked
     # to be JSON in ``steps.json_value_problem``
-    json_: dict[str, Any] | None = Field(None, alias="json")
+    json_: dict[str, Any] | None = Field(None, alias="json",
+        description="JSONPath assignments: \"$.path\": value, or {find, replace}.")
     json_file: str | None = Field(None,
         description="Path of the original replicator's transformation file, relative to the manifest.")
 
