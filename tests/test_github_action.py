@@ -139,3 +139,12 @@ def test_third_party_actions_are_pinned_by_commit() -> None:
     for step in ACTION["runs"]["steps"]:
         if "uses" in step:
             assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+
+
+def test_version_names_the_tool_and_the_transform_engine(run_cli: Any) -> None:
+    from reconciler import __version__
+    from reconciler._transform import TRANSFORM_ENGINE_VERSION
+
+    code, out, _ = run_cli("--version")
+    assert code == 0
+    assert out.strip() == f"reconciler {__version__} (transform engine {TRANSFORM_ENGINE_VERSION})"
