@@ -18,10 +18,10 @@ from typing import Any
 import anyio
 
 from ._exceptions import ManifestError
+from .output.emit import FORMATS
 from .output.metrics import SINK_NAMES
 from .output.report import EXIT_USAGE, failure_report
 
-FORMATS = ("text", "json")
 MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 512
 SIGNAL_EXIT_BASE = 128  # exit code of a process ended by signal N: 128 + N (POSIX shells)
 
@@ -57,15 +57,21 @@ def _concurrency(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._version import version_line
+
     p = argparse.ArgumentParser(prog="reconciler", description="Keep AWS Secrets Manager secrets in step.")
+    p.add_argument("--version", action="version", version=version_line())
     sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("schema", help="print the manifest's JSON Schema (draft 2020-12)")
     v = sub.add_parser("validate", help="check a manifest; exit 0 valid, 2 invalid")
     v.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
     for name, help_ in (("plan", "show what would change; writes nothing"), ("run", "converge every destination")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
         c.add_argument("--format", choices=FORMATS, default="text",
-                       help="json: exactly one JSON report on stdout, logs on stderr")
+                       help="json: exactly one JSON report on stdout, logs on stderr; markdown: GitHub Markdown")
+        c.add_argument("--summary", metavar="FILE",
+                       help="append the Markdown report to FILE (default: $GITHUB_STEP_SUMMARY when set)")
         c.add_argument("--concurrency", type=_concurrency,
                        help=f"secrets in flight, {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (default: settings.concurrency)")
         c.add_argument("--shard", type=_shard, metavar="K/N",
@@ -97,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             from .manifest.load import load_manifest
 
             print(json.dumps(policies_for(load_manifest(args.manifest)), indent=2))
+            return 0
+        if args.command == "schema":
+            from .manifest.json_schema import schema_text
+
+            print(schema_text(), end="")
             return 0
         if args.command == "demo":
             from ._demo import run_demo
@@ -189,12 +200,9 @@ def _run(args: argparse.Namespace) -> int:
                                 messages=["the run stopped on an unexpected error (a bug: please report it)"])
     else:
         report = outcome
-    if args.format == "json":
-        report.write_json(sys.stdout)
-    else:
-        from .output.render import render_text
+    from .output.emit import emit, summary_path
 
-        render_text(report)
+    emit(report, fmt=args.format, stdout=sys.stdout, summary=summary_path(args.summary))
     return int(report.exit_code)
 
 

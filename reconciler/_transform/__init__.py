@@ -2,11 +2,15 @@
 
 from typing import Any
 
+# Bumps whenever any transform's output for the same input could change (it is part of every wanted
+# token, so a bump rewrites transformed destinations once). Defined in _constants, shared with _pipeline.
+from .._constants import TRANSFORM_ENGINE_VERSION
 from ._errors import JsonPathSyntaxError, JsonValueError, SedSyntaxError, TransformSpecError
 from ._kinds import Step, StepKind, TransformMode
 from ._pipeline import COPY, IDENTITY, StepSpec, Transform, build_transform
 
-__all__ = ["COPY", "IDENTITY", "JsonPathSyntaxError", "JsonValueError", "SedSyntaxError", "Step", "StepKind",
+__all__ = ["COPY", "IDENTITY", "TRANSFORM_ENGINE_VERSION",
+           "JsonPathSyntaxError", "JsonValueError", "SedSyntaxError", "Step", "StepKind",
            "StepSpec", "Transform", "TransformMode", "TransformSpecError", "build_transform",
            "parse_script", "parse_seed_transformations"]
 

@@ -28,13 +28,17 @@ from .settings import Settings, Strict
 
 
 class EndpointBase(Strict):
-    region: str | None = Field(None, pattern=REGION_PATTERN)
+    region: str | None = Field(None, pattern=REGION_PATTERN,
+        description="AWS region (e.g. us-east-1); defaults to the defaults block, then the SDK's region.")
     # may hold ${ACCOUNT_ID} (a destination with `accounts`): checked with a placeholder account here,
     # and in expand_mappings against the destination's accounts
-    role_arn: str | None = None
-    external_id: str | None = Field(None, min_length=2, max_length=1224)
-    profile: str | None = None
-    service: Service | None = None  # default secretsmanager (SPEC "Parameter Store")
+    role_arn: str | None = Field(None,
+        description="IAM role to assume for this endpoint; may hold ${ACCOUNT_ID} on a destination with accounts.")
+    external_id: str | None = Field(None, min_length=2, max_length=1224,
+        description="sts:AssumeRole ExternalId for role_arn (2-1224 characters).")
+    profile: str | None = Field(None, description="Named AWS profile whose credentials are used for this endpoint.")
+    service: Service | None = Field(None,
+        description="secretsmanager (default) or ssm (Parameter Store).")  # SPEC "Parameter Store"
 
     @field_validator("role_arn")
     @classmethod
@@ -53,8 +57,10 @@ class EndpointBase(Strict):
 class AccountsModel(Strict):
     """A destination written into every ACTIVE account under these OUs (SPEC "Organizations")."""
 
-    organizational_units: list[str] = Field(min_length=1)
-    exclude: list[str] = Field(default_factory=list)
+    organizational_units: list[str] = Field(min_length=1,
+        description="OU ids (ou-xxxx-xxxxxxxx) or a root id (r-xxxx); every ACTIVE account under them, recursively.")
+    exclude: list[str] = Field(default_factory=list,
+        description="12-digit account ids to leave out (quote them in YAML).")
 
     @field_validator("organizational_units")
     @classmethod
@@ -74,11 +80,13 @@ class AccountsModel(Strict):
 
 
 class _DestExtras(Strict):
-    kms_key_id: str | None = None
+    kms_key_id: str | None = Field(None, description="KMS key id, ARN or alias that encrypts the destination.")
     # Parameter Store destinations only (an error on a secretsmanager destination, see expand_mappings)
-    type: ParameterType | None = None
-    tier: ParameterTier | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    type: ParameterType | None = Field(None, description="Parameter Store only: the parameter type.")
+    tier: ParameterTier | None = Field(None,
+        description="Parameter Store only: Standard, Advanced or Intelligent-Tiering.")
+    tags: dict[str, str] = Field(default_factory=dict,
+        description="Tags written on the destination (Secrets Manager tag rules; reconciler: keys are reserved).")
 
     @field_validator("tags")
     @classmethod
@@ -94,8 +102,10 @@ class _DestExtras(Strict):
         if len(tags) > MAX_TAGS_PER_SECRET - 3:
             raise ValueError(f"at most {MAX_TAGS_PER_SECRET - 3} tags (the reconciler adds 3 of its own)")
         return tags
-    description: str | None = Field(None, max_length=2048)
-    variables: dict[str, str] = Field(default_factory=dict)
+    description: str | None = Field(None, max_length=2048,
+        description="Description written on the destination (up to 2048 characters).")
+    variables: dict[str, str] = Field(default_factory=dict,
+        description="Variables for ${NAME} substitution in names and transforms; inner scopes override outer.")
 
 
 class SourceDefaults(EndpointBase):
@@ -107,13 +117,16 @@ class DestinationDefaults(EndpointBase, _DestExtras):
 
 
 class SourceEndpoint(EndpointBase):
-    name: str = Field(min_length=1, max_length=SSM_MAX_NAME_LENGTH)
+    name: str = Field(min_length=1, max_length=SSM_MAX_NAME_LENGTH,
+        description="Source secret or parameter name; a trailing * makes a prefix mapping.")
 
 
 class DestinationEndpoint(EndpointBase, _DestExtras):
     # the per-service rules (512 for a secret, 2048 for a parameter) are checked after variables
-    name: str = Field(min_length=1, max_length=SSM_MAX_NAME_LENGTH)
-    accounts: AccountsModel | None = None
+    name: str = Field(min_length=1, max_length=SSM_MAX_NAME_LENGTH,
+        description="Destination name; may use ${VAR} and, for a prefix mapping, the matched suffix.")
+    accounts: AccountsModel | None = Field(None,
+        description="Write this destination into every ACTIVE account under these OUs (SPEC Organizations).")
 
 
 def _name_only(v: Any) -> Any:
@@ -121,12 +134,14 @@ def _name_only(v: Any) -> Any:
 
 
 class TransformStepModel(Strict):
-    sed: list[str] | None = None
-    sed_file: str | None = None
+    sed: list[str] | None = Field(None, description="sed rules (one string or a list), applied to the value in order.")
+    sed_file: str | None = Field(None, description="Path of a sed script, relative to the manifest.")
     # "$.path": value, or "$.path": {find: ..., replace: ...} (SPEC "Transforms"); values are checked
     # to be JSON in ``steps.json_value_problem``
-    json_: dict[str, Any] | None = Field(None, alias="json")
-    json_file: str | None = None  # the original replicator's transformation file
+    json_: dict[str, Any] | None = Field(None, alias="json",
+        description="JSONPath assignments: \"$.path\": value, or {find, replace}.")
+    json_file: str | None = Field(None,
+        description="Path of the original replicator's transformation file, relative to the manifest.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -144,14 +159,21 @@ class TransformStepModel(Strict):
 
 
 class MappingModel(Strict):
-    id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._/@:+=-]+$")
-    source: SourceEndpoint
-    destination: DestinationEndpoint | None = None
-    destinations: list[DestinationEndpoint] | None = Field(None, min_length=1)
-    transform: list[TransformStepModel] = Field(default_factory=list)
-    on_existing: OnExisting | None = None
-    on_source_deleted: OnSourceDeleted = "keep"
-    variables: dict[str, str] = Field(default_factory=dict)
+    id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._/@:+=-]+$",
+        description="Stable mapping id (report, --select, ownership tags); derived when absent.")
+    source: SourceEndpoint = Field(description="The secret or parameter read: a name, or an endpoint object.")
+    destination: DestinationEndpoint | None = Field(None,
+        description="The one destination: a name, or an endpoint object (exactly one of destination, destinations).")
+    destinations: list[DestinationEndpoint] | None = Field(None, min_length=1,
+        description="Several destinations for one source (exactly one of destination, destinations).")
+    transform: list[TransformStepModel] = Field(default_factory=list,
+        description="Transform steps applied in order to the source value before it is written.")
+    on_existing: OnExisting | None = Field(None,
+        description="What to do with a destination that exists but is not owned by this reconciler.")
+    on_source_deleted: OnSourceDeleted = Field("keep",
+        description="What to do with the destination when its source is deleted.")
+    variables: dict[str, str] = Field(default_factory=dict,
+        description="Variables for ${NAME} substitution in names and transforms; inner scopes override outer.")
 
     @field_validator("source", "destination", mode="before")
     @classmethod
@@ -171,16 +193,19 @@ class MappingModel(Strict):
 
 
 class DefaultsModel(Strict):
-    source: SourceDefaults = SourceDefaults()
-    destination: DestinationDefaults = DestinationDefaults()
+    source: SourceDefaults = Field(SourceDefaults(), description="Defaults merged into every mapping's source.")
+    destination: DestinationDefaults = Field(DestinationDefaults(),
+        description="Defaults merged into every destination.")
 
 
 class ManifestModel(Strict):
-    version: Literal[1]
-    settings: Settings = Settings()
-    variables: dict[str, str] = Field(default_factory=dict)
-    defaults: DefaultsModel = DefaultsModel()
-    mappings: list[MappingModel] = Field(min_length=1)
+    version: Literal[1] = Field(description="Manifest format version: the integer 1.")
+    settings: Settings = Field(Settings(), description="Run-wide settings.")
+    variables: dict[str, str] = Field(default_factory=dict,
+        description="Variables for ${NAME} substitution in names and transforms; inner scopes override outer.")
+    defaults: DefaultsModel = Field(DefaultsModel(),
+        description="Values merged into every mapping's source and destinations.")
+    mappings: list[MappingModel] = Field(min_length=1, description="What to copy where: at least one mapping.")
 
     @field_validator("version", mode="before")
     @classmethod

@@ -8,18 +8,18 @@ literals written in this module carry markup (none do; styles are passed as argu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .report import Report, action_value
+from .summary import attention_rows, change_summary
+from .summary import destination as _destination
+from .summary import reason as _reason
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 TEXT_MAX_ROWS = 50  # a terminal table beyond this helps nobody; the JSON report has every item
 
-# Rows needing attention first; any action not named here (a new one) sorts after these.
-_ORDER = {"failed": 0, "conflict": 1, "source_missing": 2, "deferred": 3, "delete": 4, "update": 5, "create": 6,
-          "orphan": 7}
 _STYLES = {"create": "green", "update": "yellow", "in_sync": "dim", "conflict": "magenta",
            "source_missing": "magenta", "failed": "red", "deferred": "cyan", "delete": "red", "orphan": "magenta"}
 _WOULD = frozenset({"create", "update", "delete"})  # shown as "would ..." in plan mode
@@ -33,8 +33,7 @@ def render_text(report: Report, *, console: Console | None = None, show_in_sync:
     from rich.text import Text
 
     console = console or Console()
-    rows = sorted((i for i in report.items if show_in_sync or action_value(i.action) != "in_sync"),
-                  key=lambda i: (_ORDER.get(action_value(i.action), 9), i.mapping, i.dest_name))
+    rows = attention_rows(report, show_in_sync=show_in_sync)
     hidden = max(0, len(rows) - max_rows)
     rows = rows[:max_rows]
     if rows:
@@ -58,25 +57,11 @@ def render_text(report: Report, *, console: Console | None = None, show_in_sync:
     counts = ", ".join(f"{k} {v}" for k, v in report.totals.items() if v) or "nothing to do"
     calls = sum(report.api_calls.values())
     console.print(Text(f"{report.mode} finished in {report.duration_ms} ms: {counts}; {calls} API calls"))
-    console.print(Text(summary_line(report)))
+    console.print(Text(change_summary(report)))
+    console.print(Text(summary_line(report)))  # SPEC "Lifecycle": this stays the very last line
 
 
 def summary_line(report: Report) -> str:
     """The report's last line (SPEC Lifecycle): always printed, so scripts and people can rely on it."""
     totals = report.totals
     return f"orphans: {totals.get('orphan', 0)}, deletions: {totals.get('delete', 0)}"
-
-
-def _destination(name: str, region: str, account: str) -> str:
-    return f"{name} ({region}, {account})" if name else "(none)"
-
-
-def _reason(item: Any) -> str:
-    reason = str(item.reason) if item.error_type is None else f"{item.reason} [{item.error_type}]"
-    if item.error_message:
-        reason += f": {item.error_message}"
-    if item.diff:
-        where = item.diff.get("paths") or item.diff.get("lines") or []
-        if where:
-            reason += f" (differs at: {', '.join(map(str, where))})"
-    return reason
