@@ -48,6 +48,9 @@ _REFUSED_WHEN_DELETED = frozenset({"PutSecretValue", "UpdateSecretVersionStage",
 # AWS mode adds what moto accepts and AWS refuses: tagging a secret marked for deletion, and
 # creating a secret under the name of one (its name is not free until it is gone).
 _REFUSED_WHEN_DELETED_AWS = _REFUSED_WHEN_DELETED | {"TagResource", "UntagResource", "CreateSecret"}
+# AWS's own words where they differ by operation (tests/aws/recordings/aws-reference.json).
+_MARKED_FOR_DELETION = {"CreateSecret": "You can't create this secret because a secret with this name is "
+                                        "already scheduled for deletion."}
 # Writes AWS refuses on a replica ("Call must be made in primary secret's region").
 _REFUSED_ON_REPLICA = frozenset({"PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "TagResource",
                                  "UntagResource", "RotateSecret", "PutResourcePolicy", "DeleteSecret"})
@@ -263,8 +266,8 @@ class FaultProxy:
             before = self._describe_secret(h, secret_id) if secret_id else None
             if before is not None and op in refused_ops and before.get("DeletedDate") is not None:
                 self.injected["aws_semantics"] += 1
-                return _error(h, service, 400, "InvalidRequestException",
-                              "You can't perform this operation on the secret because it was marked for deletion.")
+                return _error(h, service, 400, "InvalidRequestException", _MARKED_FOR_DELETION.get(
+                    op, "You can't perform this operation on the secret because it was marked for deletion."))
             if (f.aws_mode and before is not None and op in _REFUSED_ON_REPLICA
                     and before.get("PrimaryRegion") not in (None, _arn_region(before))):
                 self.injected["aws_mode"] += 1
@@ -330,7 +333,8 @@ class FaultProxy:
                     key = arn_key(arn)
                     if key is not None:
                         self.lag.wrote(key, list_entry(before) if before is not None else None, f.list_lag)
-        return self._forward(h, body, answer=not lose, on_answer=wrote)
+        return self._forward(h, body, answer=not lose, on_answer=wrote,
+                             aws_status=f.aws_mode and service == "secretsmanager")
 
     def _refusal(self, service: str, op: str, body: bytes) -> tuple[str, str] | None:
         if service not in _JSON_SERVICES:
@@ -466,7 +470,7 @@ class FaultProxy:
     def _forward(self, h: BaseHTTPRequestHandler, body: bytes, hide: frozenset[str] = frozenset(),
                  stale: dict[str, dict[str, list[str]]] | None = None, *, answer: bool = True,
                  primaries: dict[str, list[str]] | None = None, aws_mode: bool = False,
-                 on_answer: Callable[[int, bytes], None] | None = None) -> None:
+                 on_answer: Callable[[int, bytes], None] | None = None, aws_status: bool = False) -> None:
         status, resp_headers, data = self._upstream(h, body)
         if on_answer is not None:
             on_answer(status, data)
@@ -476,6 +480,8 @@ class FaultProxy:
             h.close_connection = True
             s.close()
             return
+        if (aws_mode or aws_status) and status == 404 and b"ResourceNotFoundException" in data:
+            status = 400  # moto answers a missing secret with 404; AWS with 400 (recorded)
         if (hide or stale or primaries or aws_mode) and status == 200:
             data = json.dumps(_shape_listing(json.loads(data), hide, stale or {}, primaries or {},
                                              aws_mode=aws_mode)).encode()

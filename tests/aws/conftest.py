@@ -143,6 +143,8 @@ class Case:
         """Wait until ListSecrets shows every one of these names (AWS lags; moto never does);
         return the seconds it took, for the recording."""
         wanted, started = {self.name(r) for r in rels}, time.monotonic()
+        if self.proxy is not None:  # the emulated lag runs on the proxy's fake clock: "wait" it out
+            self.proxy.clock.advance(self.proxy.faults.list_lag)
         flt = [{"Key": "name", "Values": [self.prefix]}]
         while True:
             seen = {s["Name"] for page in self.sm(region).get_paginator("list_secrets").paginate(Filters=flt)
