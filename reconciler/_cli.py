@@ -46,6 +46,15 @@ def _positive(text: str) -> float:
     return v
 
 
+def _age(text: str) -> float:
+    from .engine.planfile import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _concurrency(text: str) -> int:
     try:
         v = int(text)
@@ -84,8 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
                        type=str.upper, help="log level (default: WARNING on a terminal, else INFO)")
         if name == "plan":
             c.add_argument("--diff", action="store_true", help="read values; name changed JSON paths / lines")
+            c.add_argument("--out", metavar="PLAN.json",
+                           help="write the plan file (no values) for run --plan; written only when the plan "
+                                "completes (exit 0 or 3)")
         else:
             c.add_argument("--retry-failed", metavar="REPORT.json", help="only the items that failed in that report")
+            c.add_argument("--plan", metavar="PLAN.json",
+                           help="apply exactly this plan file (a path or s3://bucket/key): only its items, and "
+                                "only those unchanged since; others fail PlanStale")
+            c.add_argument("--plan-max-age", type=_age, metavar="AGE", default=None,
+                           help="refuse a plan file older than this: seconds, or 90m, 24h, 7d (default: 24h)")
     d = sub.add_parser("demo", help="the whole loop against an embedded local AWS (needs the [local] extra)")
     d.add_argument("--keep", action="store_true", help="keep the local AWS running until Ctrl-C")
     i = sub.add_parser("iam-policy", help="least-privilege IAM policies this manifest needs")
@@ -167,13 +184,23 @@ def _run(args: argparse.Namespace) -> int:
     log_level = args.log_level or ("WARNING" if interactive else "INFO")
     logs.configure(log_level)  # before the manifest loads: its errors and warnings are logged too
     retry_failed = _load_retry_failed(args.retry_failed) if getattr(args, "retry_failed", None) else None
+    plan_fields: dict[str, Any] = {}
+    if getattr(args, "plan", None):
+        from .engine.planfile import read_plan
+
+        plan_fields["plan"] = read_plan(args.plan)  # a malformed file: exit 2 here, before any AWS call
+    if getattr(args, "plan_max_age", None) is not None:
+        if not getattr(args, "plan", None):
+            raise ManifestError(["--plan-max-age needs --plan"])
+        plan_fields["plan_max_age"] = args.plan_max_age
 
     async def go() -> Any:
         stop = anyio.Event()
         progress = _Progress() if interactive else None
         options = Options(mode=args.command, concurrency=args.concurrency, shard=args.shard,
                           select=tuple(args.select), deadline=args.deadline, diff=getattr(args, "diff", False),
-                          retry_failed=retry_failed, stop=stop, progress=progress.update if progress else None)
+                          retry_failed=retry_failed, stop=stop, progress=progress.update if progress else None,
+                          **plan_fields)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope)
             try:
@@ -203,7 +230,29 @@ def _run(args: argparse.Namespace) -> int:
     from .output.emit import emit, summary_path
 
     emit(report, fmt=args.format, stdout=sys.stdout, summary=summary_path(args.summary))
+    if getattr(args, "out", None):
+        return _write_plan(args.out, report)
     return int(report.exit_code)
+
+
+def _write_plan(path: str, report: Any) -> int:
+    """plan --out: only a plan that completed is written; one with failures would be applied in part."""
+    from .output.report import ExitCode
+
+    code = ExitCode(report.exit_code)
+    if report.plan is None or code == ExitCode.NOT_CONVERGED:
+        print(f"error: {path}: plan file not written: the plan did not complete (exit {int(code)}); "
+              "fix what failed and plan again", file=sys.stderr)
+        return int(code)
+    from .engine.planfile import write_plan
+
+    try:
+        write_plan(report.plan, path)
+    except OSError as exc:
+        print(f"error: {path}: cannot write the plan file: {exc.__class__.__name__}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"plan file: {path} ({len(report.plan.items)} change(s))", file=sys.stderr)
+    return int(code)
 
 
 async def _watch_signals(stop: anyio.Event, scope: Any) -> None:

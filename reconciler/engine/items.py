@@ -110,6 +110,7 @@ class Item:
     stats: ItemStats = field(default_factory=ItemStats)
     started: float = 0.0
     transform_stats: tuple[float, int, int] | None = None  # (ms, input bytes, output bytes)
+    seen_version: str | None = None  # the source VersionId the current decision was made at (plan files)
 
 
 @dataclass(eq=False, slots=True)

@@ -42,6 +42,7 @@ from ..output.report import ItemResult
 from .actions import Action, Mode
 from .deadline import Deadline
 from .items import Item
+from .plangate import PlanGate, PlanStale
 from .planner import mapping_tag, written_elsewhere
 from .results import Results
 
@@ -168,7 +169,8 @@ class Lifecycle:
     """Collects orphans and deletions during a run; applies the guard and deletes at its end."""
 
     def __init__(self, *, mode: Mode, prune: PruneSettings, owner: str, results: Results, deadline: Deadline,
-                 concurrency: int) -> None:
+                 concurrency: int, gate: PlanGate | None = None) -> None:
+        self.gate = gate  # run --plan: only the planned orphans, and only if unchanged
         self.mode = mode
         self.prune = prune
         self.owner = owner
@@ -177,12 +179,16 @@ class Lifecycle:
         self.concurrency = concurrency
         self.pending: list[Pending] = []
         self.orphan_results: list[ItemResult] = []  # orphans are not items: their results live here
+        self.planned: list[Pending] = []  # plan mode: the deletions a plan file records
 
     # --- collecting ----------------------------------------------------------------------------
 
     def add_orphans(self, orphans: list[Orphan], follows: dict[str, Follow] | None = None) -> None:
         """``follows``: by ``reconciler:mapping`` tag, the prefix mappings with on_source_deleted: delete."""
         for orphan in orphans:
+            if self.gate is not None and self.gate.for_orphan(orphan.store.service, orphan.account, orphan.region,
+                                                              orphan.meta.name) is None:
+                continue  # run --plan: an orphan the plan did not delete is not touched, nor reported
             follow = (follows or {}).get(orphan.meta.tags.get(TAG_MAPPING, ""))
             source_arn = orphan.meta.tags.get(TAG_SOURCE, "")
             if (follow is not None and follow.member(source_arn) and written_elsewhere(orphan.meta) is None
@@ -229,6 +235,7 @@ class Lifecycle:
         if self.mode == Mode.PLAN:
             for p in pending:
                 self._finish(p, Action.DELETE, self._why(p))
+            self.planned = pending
             return
         limiter = anyio.CapacityLimiter(self.concurrency)
         async with anyio.create_task_group() as tg:
@@ -290,8 +297,18 @@ class Lifecycle:
     async def _still_orphan(self, p: Pending) -> bool:
         """Describe the orphan again before deleting it: a listing can lag behind a re-tag or a restore."""
         fresh = await p.store.describe(p.arn)
-        return (fresh is not None and not fresh.deleted and fresh.tags.get(TAG_OWNER) == self.owner
-                and written_elsewhere(fresh) is None)
+        still = (fresh is not None and not fresh.deleted and fresh.tags.get(TAG_OWNER) == self.owner
+                 and written_elsewhere(fresh) is None)
+        if self.gate is not None and p.orphan is not None:
+            # run --plan: a planned deletion never just vanishes from the report
+            entry = self.gate.for_orphan(p.store.service, p.store.account, p.store.region, p.orphan.meta.name)
+            stale = (PlanStale("the orphan moved: it is no longer an orphan of this manifest") if not still
+                     else PlanStale("the orphan is not in the plan") if entry is None or fresh is None
+                     else self.gate.orphan_moved(entry, fresh))
+            if stale is not None:
+                self._finish(p, Action.FAILED, "moved since the plan: not deleted", error=stale)
+                return False
+        return still
 
     def _why(self, p: Pending) -> str:
         days = self.prune.recovery_window_days

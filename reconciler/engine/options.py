@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ManifestError
 from .actions import Mode
 from .selection import ItemKey, Shard
+
+if TYPE_CHECKING:
+    from .planfile import PlanFile
 
 DEADLINE_GRACE_SECONDS = 5.0  # items in flight at the deadline get this long to finish
 CONCURRENCY_RANGE = (1, 512)  # SPEC: settings.concurrency and --concurrency
@@ -36,6 +40,9 @@ class Options:
     stop: Any = None  # an anyio.Event: set it to stop starting new work (signals)
     progress: Callable[[int, int], None] | None = None  # (done, total)
     clock: Clock | None = None  # None: the event loop's clock
+    plan: PlanFile | None = None  # run --plan: do exactly what this plan says (engine.plangate)
+    plan_max_age: float = 24 * 3600.0  # seconds; a plan older than this is refused
+    now: Callable[[], datetime] | None = None  # the wall clock plan ages are read on; tests pass a fixed one
 
     def __post_init__(self) -> None:
         problems = []
@@ -55,6 +62,15 @@ class Options:
             problems.append("--deadline must be a positive number of seconds")
         if self.diff and self.mode != Mode.PLAN:
             problems.append("--diff is a plan option")
+        if self.plan is not None:
+            if self.mode != Mode.RUN:
+                problems.append("--plan is a run option (plan --out writes one)")
+            if self.select or self.shard is not None or self.sources is not None or self.retry_failed is not None:
+                # a plan was made over the whole manifest: its orphans and its guard need the whole run
+                problems.append("--plan applies a whole plan: it cannot be combined with --select, --shard, "
+                                "--retry-failed or change events")
+        if not (math.isfinite(self.plan_max_age) and self.plan_max_age > 0):
+            problems.append("--plan-max-age must be a positive number of seconds")
         if problems:
             raise ManifestError(problems)
 

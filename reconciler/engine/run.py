@@ -10,13 +10,15 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import anyio
 
+from .._constants import TAG_MAPPING, TAG_SOURCE
 from ..aws.backend import Backend
 from ..aws.call import CallStats
 from ..manifest import Manifest, MappingSpec
-from ..output.report import Report
+from ..output.report import Report, action_value
 from .accounts import AccountDirectory
 from .actions import Mode
 from .deadline import Deadline
@@ -30,6 +32,9 @@ from .selection import check_regions, restrict, retried, select_mappings
 from .unit import ReadAhead, UnitPipeline
 from .writer import Writer
 
+if TYPE_CHECKING:
+    from .plangate import PlanGate
+
 log = logging.getLogger("reconciler")
 
 
@@ -40,6 +45,7 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
     """
     options = options or Options()
     t0 = time.monotonic()
+    gate = _plan_gate(manifest, options)  # run --plan: refused here, before any AWS call, if it does not fit
     mappings = select_mappings(manifest, options.select)
     settings = manifest.settings
     concurrency = options.concurrency or settings.concurrency
@@ -68,15 +74,21 @@ async def reconcile(manifest: Manifest, options: Options | None = None) -> Repor
         items = [i for i in items if retried(i.spec.key, options.retry_failed)]
         report.errors = inventory.errors() + accounts.errors()
         lifecycle = Lifecycle(mode=options.run_mode, prune=settings.prune, owner=settings.owner, results=results,
-                              deadline=deadline, concurrency=concurrency)
+                              deadline=deadline, concurrency=concurrency, gate=gate)
         if whole:
             _orphans(inventory, mappings, items, report, lifecycle, settings.owner)
-        await _converge(items, options, settings.owner, concurrency, deadline, results, lifecycle)
+        if gate is not None:  # after the orphans: every item, planned or not, keeps its place from them
+            items = [i for i in items if gate.for_item(i) is not None]
+        await _converge(items, options, settings.owner, concurrency, deadline, results, lifecycle, gate)
         await lifecycle.settle()
     # manifest order, then source and destination: stable across runs, easy to diff in CI
     ordered = sorted(items, key=lambda i: (i.spec.mapping.index, i.spec.source_name, i.spec.dest.region,
                                            i.spec.dest.name))
     report.items = [i.result for i in ordered if i.result is not None] + lifecycle.orphan_results
+    if gate is not None:
+        report.items += gate.unmet()
+    if options.run_mode == Mode.PLAN:
+        report.plan = _plan_file(manifest, ordered, lifecycle)
     report.api_calls = dict(stats.calls)
     report.retries = dict(stats.retries)
     report.throttles = dict(stats.throttles)
@@ -177,10 +189,10 @@ def _orphans(inventory: Inventory, mappings: list[MappingSpec], items: list[Item
 
 
 async def _converge(items: list[Item], options: Options, owner: str, concurrency: int, deadline: Deadline,
-                    results: Results, lifecycle: Lifecycle) -> None:
+                    results: Results, lifecycle: Lifecycle, gate: PlanGate | None = None) -> None:
     read_ahead = ReadAhead(reads_values=options.mode == Mode.RUN or options.diff)
     pipeline = UnitPipeline(options.run_mode, options.diff, owner, results, read_ahead,
-                            Writer(owner, options.diff, results), lifecycle)
+                            Writer(owner, options.diff, results), lifecycle, gate)
     units: dict[tuple[str, str], Unit] = {}
     for item in items:
         if item.result is None and pipeline.redecide(item, item.source.current_version if item.source else None):
@@ -190,3 +202,31 @@ async def _converge(items: list[Item], options: Options, owner: str, concurrency
     results.done = sum(1 for i in items if i.result is not None)
     results.tick()
     await Scheduler(concurrency, deadline, results, read_ahead, pipeline.process).run(list(units.values()), items)
+
+
+def _plan_gate(manifest: Manifest, options: Options) -> PlanGate | None:
+    """run --plan: check the plan fits this manifest, tool and time (ManifestError if not); its gate."""
+    if options.plan is None:
+        return None
+    from .planfile import verify_plan
+    from .plangate import PlanGate
+
+    now = options.now() if options.now is not None else datetime.now(timezone.utc)
+    verify_plan(options.plan, manifest, max_age=options.plan_max_age, now=now)
+    return PlanGate(options.plan)
+
+
+def _plan_file(manifest: Manifest, items: list[Item], lifecycle: Lifecycle) -> object:
+    """What plan --out writes: one entry per change this plan run found (engine.planfile)."""
+    from .planfile import new_plan
+    from .plangate import entry_for_item, entry_for_orphan
+
+    pending = ("create", "update", "delete")
+    entries = [entry_for_item(i) for i in items if i.result is not None and i.decision is not None
+               and action_value(i.result.action) in pending]
+    for p in lifecycle.planned:
+        if p.orphan is not None:
+            meta = p.orphan.meta
+            entries.append(entry_for_orphan(p.store.service, p.store.account, p.store.region, meta,
+                                            meta.tags.get(TAG_MAPPING, ""), meta.tags.get(TAG_SOURCE, "")))
+    return new_plan(manifest, entries)

@@ -19,6 +19,7 @@ from .writer import Writer
 
 if TYPE_CHECKING:
     from .lifecycle import Lifecycle
+    from .plangate import PlanGate
 
 
 class ReadAhead:
@@ -65,7 +66,8 @@ class ReadAhead:
 
 class UnitPipeline:
     def __init__(self, mode: Mode, diff: bool, owner: str, results: Results, read_ahead: ReadAhead,
-                 writer: Writer, lifecycle: Lifecycle | None = None) -> None:
+                 writer: Writer, lifecycle: Lifecycle | None = None, gate: PlanGate | None = None) -> None:
+        self.gate = gate  # run --plan: each item is written only as planned (engine.plangate)
         self.lifecycle = lifecycle  # takes the items decided ``delete``; deletes (or not) at the run's end
         self.mode = mode
         self.diff = diff
@@ -77,7 +79,14 @@ class UnitPipeline:
     def redecide(self, item: Item, source_version: str | None) -> bool:
         """Decide again; finish the item if nothing is to be written. True if it is still live."""
         item.decision = decide_item(item, source_version, self.owner)
+        item.seen_version = source_version
         if item.decision.action in SETTLED:
+            stale = self.gate.moved(item, source_version) if (self.gate is not None
+                                                              and item.decision.action == Action.CONFLICT) else None
+            if stale is not None:  # run --plan: a conflict that arose since the plan is the plan gone stale
+                self.results.finish(item, Action.FAILED, f"moved since the plan ({item.decision.reason})",
+                                    error=stale)
+                return False
             self.results.finish(item, item.decision.action, item.decision.reason)
             return False
         return True
@@ -113,7 +122,7 @@ class UnitPipeline:
         deleting = [i for i in live if i.decision is not None and i.decision.op == Op.DELETE]
         if deleting:
             assert self.lifecycle is not None
-            for item in deleting:
+            for item in self._as_planned(deleting, None):
                 self.lifecycle.add_item(item)  # deleted at the run's end, after the prune guard
             live = [i for i in live if i.result is None and i not in deleting]
             if not live:
@@ -127,6 +136,8 @@ class UnitPipeline:
                 return
             for item in live:
                 item.decision = decide_item(item, value.version_id, self.owner)
+                item.seen_version = value.version_id
+        live = self._as_planned(live, value)
         if self.mode == Mode.PLAN:
             for item in live:
                 if item.result is None:
@@ -135,6 +146,26 @@ class UnitPipeline:
         async with anyio.create_task_group() as tg:
             for item in live:
                 tg.start_soon(self.writer.write_item, item, value)
+
+    def _as_planned(self, items: list[Item], value: SecretValue | None) -> list[Item]:
+        """run --plan: fail (PlanStale, never written) each item that moved since the plan."""
+        if self.gate is None:
+            return items
+        keep = []
+        for item in items:
+            if item.result is not None:
+                continue
+            if item.decision is None or item.decision.action in SETTLED:
+                keep.append(item)  # nothing to write: the writer finishes it as decided
+                continue
+            version = value.version_id if value is not None else (item.source.current_version if item.source
+                                                                  else None)
+            stale = self.gate.moved(item, version)
+            if stale is None:
+                keep.append(item)
+            else:
+                self.results.finish(item, Action.FAILED, "moved since the plan: not written", error=stale)
+        return keep
 
     async def _confirm(self, item: Item) -> None:
         endpoint = item.spec.dest_endpoint

@@ -116,6 +116,7 @@ class Report:
     retries: dict[str, int] = field(default_factory=dict)  # by operation, for the metrics
     throttles: dict[str, int] = field(default_factory=dict)
     errors: list[RunError] = field(default_factory=list)  # run-level: a non-empty list means exit 1
+    plan: Any = None  # plan mode: the engine.planfile.PlanFile that plan --out writes; never in the JSON report
 
     @property
     def dry_run(self) -> bool:
