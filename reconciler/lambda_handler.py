@@ -6,7 +6,9 @@ Two kinds of event:
   ``select`` (mapping ids); the manifest is ``MANIFEST_URI`` from the environment. An event may
   name its own ``manifest`` (``s3://`` URI, a path in the package, or the manifest inline) only
   where the environment sets ``ALLOW_EVENT_MANIFEST=true``; otherwise such an event is refused:
-  whoever can invoke the function must not choose what it reads and writes.
+  whoever can invoke the function must not choose what it reads and writes. Under the same
+  trust, ``plan`` (an ``s3://`` URI of a ``plan --out`` file) applies that plan exactly, as
+  ``run --plan`` does; ``plan_max_age`` ("24h", seconds...) overrides its default age limit.
 * EventBridge for a Secrets Manager change (CloudTrail PutSecretValue, UpdateSecret,
   RestoreSecret, RotationSucceeded): only the mappings whose source the event names run. A change
   made by the function's own role (``RECONCILER_ROLE_ARN``, comma-separated for several) is
@@ -46,7 +48,7 @@ ENV_METRICS_SINK = "METRICS_SINK"
 ENV_ROLE_ARN = "RECONCILER_ROLE_ARN"
 ENV_LOG_LEVEL = "LOG_LEVEL"
 
-SCHEDULED_KEYS = frozenset({"manifest", "mode", "shard", "select"})
+SCHEDULED_KEYS = frozenset({"manifest", "mode", "shard", "select", "plan", "plan_max_age"})
 MODES = ("run", "plan")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_NAMESPACE_LENGTH = 255  # CloudWatch's limit
@@ -123,6 +125,7 @@ def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]
         scheduled = _scheduled_input(event)
         manifest = _scheduled_manifest(scheduled, env)
         fields = _scheduled_options(scheduled)
+        fields.update(_scheduled_plan(scheduled, env))
     fields.update(_deadline(context))
     options = Options(**fields)
 
@@ -204,6 +207,29 @@ def _scheduled_manifest(event: dict[str, Any], env: LambdaEnvironment) -> Any:
     if not isinstance(spec, str) or not spec:
         raise InvalidInvocation("event input: manifest must be an s3:// URI, a path, or the manifest as an object")
     return _location(spec, env)
+
+
+def _scheduled_plan(event: dict[str, Any], env: LambdaEnvironment) -> dict[str, Any]:
+    """``plan``: a plan file to apply, trusted as an event manifest is (it chooses what is written)."""
+    spec, age = event.get("plan"), event.get("plan_max_age")
+    if spec is None:
+        if age is not None:
+            raise InvalidInvocation("event input: plan_max_age needs plan")
+        return {}
+    if not env.allow_event_manifest:
+        raise InvalidInvocation(f"event input: 'plan' is refused: this function runs {ENV_MANIFEST_URI} only "
+                                f"(set {ENV_ALLOW_EVENT_MANIFEST}=true to let events name a plan)")
+    if not isinstance(spec, str) or not spec.startswith("s3://"):
+        raise InvalidInvocation("event input: plan must be the s3:// URI of a plan file (reconciler plan --out)")
+    from .engine.planfile import parse_age, read_plan
+
+    fields: dict[str, Any] = {"plan": read_plan(spec)}  # a bad file: ManifestError, before any AWS call
+    if age is not None:
+        try:
+            fields["plan_max_age"] = parse_age(str(age))
+        except ValueError as exc:
+            raise InvalidInvocation(f"event input: plan_max_age: {exc}") from None
+    return fields
 
 
 def _manifest_from_environment(env: LambdaEnvironment) -> str:

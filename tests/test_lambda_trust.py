@@ -7,6 +7,7 @@ silence the alarms, and the function's own writes must not trigger it again.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import yaml
 from conftest import ACCOUNT_A
 
-from reconciler.lambda_handler import InvalidInvocation, handler
+from reconciler.lambda_handler import InvalidInvocation, RunNotConverged, handler
 
 ROLE = f"arn:aws:iam::{ACCOUNT_A}:role/service/secrets-reconciler-fn"
 OWN_SESSION = f"arn:aws:sts::{ACCOUNT_A}:assumed-role/secrets-reconciler-fn/secrets-reconciler-fn"
@@ -252,3 +253,41 @@ def test_a_lambda_run_never_imports_rich(env, aws, proxy):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "AWS_ENDPOINT_URL": proxy.url})
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# --- event.plan (issue 17: run --plan from the Lambda) ----------------------------------------------
+
+
+def test_an_event_plan_is_refused_unless_trusted(env, aws, proxy):
+    # GIVEN a function that does not trust events WHEN an event names a plan file THEN it is refused, no AWS call
+    with pytest.raises(InvalidInvocation, match="'plan' is refused"):
+        handler({"plan": f"s3://{BUCKET}/plan.json"}, Context())
+    assert aws_calls(proxy) == 0
+
+
+def test_a_trusting_function_applies_the_event_plan_exactly(env, aws, proxy, run_cli, tmp_path):
+    # GIVEN a plan of MANIFEST_URI's manifest, saved to S3, and a source rotated after it was made
+    env.setenv("ALLOW_EVENT_MANIFEST", "true")
+    plan_path = tmp_path / "plan.json"
+    code, report, _ = run_cli("plan", f"s3://{BUCKET}/m.yaml", "--out", str(plan_path))
+    assert code == 3 and report["totals"]["create"] == 4
+    aws.client("s3").put_object(Bucket=BUCKET, Key="plan.json", Body=plan_path.read_bytes())
+    aws.put("app/my", "rotated after the plan")
+    # WHEN the function is invoked with the plan
+    with pytest.raises(RunNotConverged) as exc:
+        handler({"plan": f"s3://{BUCKET}/plan.json", "plan_max_age": "1h"}, Context())
+    # THEN the unchanged items are created; the two copies of the rotated source are not (PlanStale:
+    # exit 1, raised)
+    result = json.loads(str(exc.value))
+    assert result["totals"]["create"] == 2 and result["totals"]["failed"] == 2
+    assert "dr/my" not in aws.names("us-west-2")
+
+
+@pytest.mark.parametrize("event, message", [
+    ({"plan": "/tmp/plan.json"}, "s3:// URI of a plan file"),
+    ({"plan_max_age": "1h"}, "plan_max_age needs plan"),
+])
+def test_a_bad_event_plan_is_refused(env, proxy, event, message):
+    env.setenv("ALLOW_EVENT_MANIFEST", "true")
+    with pytest.raises(InvalidInvocation, match=message):
+        handler(event, Context())
