@@ -273,3 +273,79 @@ def test_plan_is_refused_with_select(run_cli: Any, write_manifest: Any, tmp_path
     plan_path.write_text(_plan(_manifest(), datetime.now(timezone.utc)).model_dump_json())
     code, _, err = run_cli("run", str(manifest), "--plan", str(plan_path), "--select", "a")
     assert code == 2 and "cannot be combined" in err and not proxy.calls
+
+
+SSM_MANIFEST = f"""\
+version: 1
+settings: {{owner: {OWNER}, retry: {{max_attempts: 2, base_delay: 0.01, max_delay: 0.02}}}}
+mappings:
+  - {{id: p, source: app/p, destination: {{name: /dr/p, service: ssm}}}}
+  - {{id: q, source: app/q, destination: {{name: /dr/q, service: ssm}}}}
+"""
+
+
+def test_a_parameter_store_destination_is_held_to_its_plan_too(aws: Any, proxy: Any, run_cli: Any,
+                                                                write_manifest: Any, tmp_path: Path) -> None:
+    # GIVEN two sources copied to Parameter Store, then both rotated, and the plan saved
+    for x in "pq":
+        aws.create(f"app/{x}", f"{CANARY}-{x}-1")
+    manifest = write_manifest(SSM_MANIFEST)
+    assert run_cli("run", str(manifest))[0] == 0
+    for x in "pq":
+        aws.put(f"app/{x}", f"{CANARY}-{x}-2")
+    plan_path = tmp_path / "plan.json"
+    code, report, _ = run_cli("plan", str(manifest), "--out", str(plan_path))
+    assert code == 3 and report["totals"]["update"] == 2, report
+    # WHEN /dr/q is overwritten out of band before the apply
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/dr/q", Value="by-hand", Type="SecureString", Overwrite=True)
+    code, report, err = run_cli("run", str(manifest), "--plan", str(plan_path))
+    # THEN /dr/p is written, /dr/q is not (PlanStale), and no value is in any output
+    by_mapping = {i["mapping"]: i for i in report["items"]}
+    assert by_mapping["p"]["action"] == "update" and by_mapping["q"]["error"]["type"] == "PlanStale", report
+    assert ssm.get_parameter(Name="/dr/p", WithDecryption=True)["Parameter"]["Value"] == f"{CANARY}-p-2"
+    assert ssm.get_parameter(Name="/dr/q", WithDecryption=True)["Parameter"]["Value"] == "by-hand"
+    for text in (plan_path.read_text(), json.dumps(report), err):
+        assert CANARY not in text
+
+
+def test_a_planned_rollback_is_applied_by_moving_the_stage(aws: Any, proxy: Any, run_cli: Any,
+                                                          write_manifest: Any, tmp_path: Path) -> None:
+    # GIVEN a converged copy, whose source is then rotated, copied, and rolled back by stage
+    aws.create("app/a", f"{CANARY}-1")
+    manifest = write_manifest(MANIFEST.split("  - {id: b")[0])
+    assert run_cli("run", str(manifest))[0] == 0
+    first = aws.describe("app/a")
+    v1 = next(v for v, s in first["VersionIdsToStages"].items() if "AWSCURRENT" in s)
+    v2 = aws.put("app/a", f"{CANARY}-2")["VersionId"]
+    assert run_cli("run", str(manifest))[0] == 0
+    aws.sm().update_secret_version_stage(SecretId="app/a", VersionStage="AWSCURRENT", MoveToVersionId=v1,
+                                         RemoveFromVersionId=v2)
+    # WHEN the plan is saved and applied
+    plan_path = tmp_path / "plan.json"
+    assert run_cli("plan", str(manifest), "--out", str(plan_path))[0] == 3
+    [entry] = json.loads(plan_path.read_text())["items"]
+    assert entry["changes"] == ["rollback"] and entry["source_version"] == v1
+    code, report, _ = run_cli("run", str(manifest), "--plan", str(plan_path))
+    # THEN the destination is back at the first value
+    assert code == 0, report
+    assert aws.value("dr/a", region="us-west-2") == f"{CANARY}-1"
+
+
+def test_a_planned_deletion_of_a_copy_whose_source_is_gone_is_applied(aws: Any, proxy: Any, run_cli: Any,
+                                                                     write_manifest: Any, tmp_path: Path) -> None:
+    # GIVEN a copy that follows its source (on_source_deleted: delete), and the source deleted
+    aws.create("app/a", f"{CANARY}-1")
+    manifest = write_manifest(MANIFEST.split("  - {id: b")[0].replace("destination: dr/a}",
+                                                                       "destination: dr/a, on_source_deleted: delete}"))
+    assert run_cli("run", str(manifest))[0] == 0
+    aws.sm().delete_secret(SecretId="app/a", RecoveryWindowInDays=7)
+    # WHEN the plan is saved and applied
+    plan_path = tmp_path / "plan.json"
+    assert run_cli("plan", str(manifest), "--out", str(plan_path))[0] == 3
+    [entry] = json.loads(plan_path.read_text())["items"]
+    assert entry["action"] == "delete" and entry["source_version"] is None and entry["token"] is None
+    code, report, _ = run_cli("run", str(manifest), "--plan", str(plan_path))
+    # THEN the copy is scheduled for deletion, as planned
+    assert code == 0 and report["items"][0]["action"] == "delete", report
+    assert "DeletedDate" in aws.describe("dr/a", region="us-west-2")
