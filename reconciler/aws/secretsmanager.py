@@ -37,6 +37,7 @@ class SecretsManager:
     writes_description_with_value = False  # UpdateSecret sets it alone
     listings_carry_tags = True  # ListSecrets answers with each secret's tags
     plan_reads_values = False  # any value a transform lets through fits
+    listing_lags = True  # ListSecrets lags by up to five minutes; DescribeSecret does not
     owned_name_alphabet: str | None = NAME_ALPHABET
 
     def __init__(self, *, caller: Caller, client: ClientGetter, identity: Identity, region: str,

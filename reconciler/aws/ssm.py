@@ -180,6 +180,9 @@ class ParameterStore:
     listings_carry_tags = False  # DescribeParameters has no tags: ``describe`` adds ListTagsForResource
     owned_name_alphabet: str | None = None  # BeginsWith has no negation: the owned listing is not split
     plan_reads_values = True  # plan says which values are too large for their tier (check_value)
+    # ``describe`` is the same DescribeParameters call the listing makes, and PutParameter without
+    # Overwrite fails on an existing name: describing a name the listing missed would learn nothing.
+    listing_lags = False
 
     def __init__(self, call: SsmCall, *, region: str, account: str, partition: str = "aws",
                  identity: Identity | None = None, owner: str | None = None) -> None:

@@ -58,6 +58,9 @@ class Store(Protocol):
     # True when the store refuses some values (Parameter Store: over a tier's size, binary), so
     # ``plan`` reads the source values of the items it would write to it and says so (check_value).
     plan_reads_values: bool
+    # True when listings lag behind writes (ListSecrets: "might not reflect changes from the last
+    # five minutes"), so a name the listing misses is described before it is taken for absent.
+    listing_lags: bool
     # Every character a name may hold, when ``list_owned`` takes a name filter (its listing can
     # then be split into parallel calls: engine.listing.owned_plan); None: it cannot be split.
     owned_name_alphabet: str | None

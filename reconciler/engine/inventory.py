@@ -154,39 +154,15 @@ class Inventory:
     # --- destinations --------------------------------------------------------------------------
 
     async def observe_destinations(self, wanted: list[tuple[Scope, str]]) -> None:
-        """List the (scope, name) pairs not yet found; confirm the ones still missing by DescribeSecret.
+        """List the (scope, name) pairs not yet found, in as few calls as filter_plan allows.
 
-        ListSecrets lags by up to five minutes, so a destination made a minute ago is not listed.
-        Taking that as "absent" makes a plan say "create" for a secret that exists, and makes a
-        run send CreateSecret with a token AWS already holds: AWS ignores it as a repeat, so an
-        out-of-band edit made since is left in place while the report says "create". One
-        DescribeSecret per name the listing missed (none in a steady state; one per new secret in
-        a migration) is the price of never taking "not listed" for "does not exist".
+        A name the listing misses is not yet "absent": ListSecrets lags, so the unit pipeline
+        describes it before anything is decided from its absence (engine.unit, step 1).
         """
         for scope, name in wanted:
             if scope.endpoint is not None:
                 scope.exact.add(name)
         await self._list([s for s in self._scopes.values() if s.exact - set(s.found)], only_new=True)
-        await self._confirm_absent(wanted)
-
-    async def _confirm_absent(self, wanted: list[tuple[Scope, str]]) -> None:
-        async def confirm(scope: Scope, name: str) -> None:
-            assert scope.endpoint is not None
-            async with self._limiter:
-                try:
-                    meta = await scope.endpoint.describe(name)
-                except (BackendError, DeadlineExceeded) as exc:
-                    scope.unobserved[name] = exc  # could not observe: never read as "absent"
-                    return
-            if meta is not None:
-                scope.found[name] = meta
-
-        missing = {(id(scope), name): (scope, name) for scope, name in wanted
-                   if scope.endpoint is not None and scope.error is None and name not in scope.found
-                   and name not in scope.unobserved}
-        async with anyio.create_task_group() as tg:
-            for scope, name in missing.values():
-                tg.start_soon(confirm, scope, name)
 
     async def observe_owned(self, scopes: list[Scope], owner: str,
                             expected: Mapping[int, list[str]] | None = None) -> None:

@@ -101,10 +101,16 @@ class UnitPipeline:
         now = time.monotonic()
         for item in unit.items:
             item.started = now
-        # 1. Confirm suspected drift with DescribeSecret: listings can lag by minutes.
+        # 1. Confirm suspected drift with DescribeSecret: listings can lag by minutes. That
+        #    includes a destination the listing did not show: one made a minute ago is not
+        #    listed yet, and taking it for absent would plan "create" for a secret that exists,
+        #    and send a CreateSecret that AWS ignores as a repeat when it holds our token (an
+        #    edit made since stays, while the report says "create"). Here, not in the listing
+        #    phase, so the describes of one unit overlap the writes of the others.
         async with anyio.create_task_group() as tg:
             for item in unit.items:
-                if item.dest is not None:
+                endpoint = item.spec.dest_endpoint
+                if item.dest is not None or (endpoint is not None and endpoint.listing_lags):
                     tg.start_soon(self._confirm, item)
         live = [i for i in unit.items if i.result is None]
         if not live:
