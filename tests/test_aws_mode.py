@@ -233,6 +233,26 @@ def test_a_run_inside_the_lag_window_writes_each_destination_at_most_once(aws, p
     assert proxy.calls["secretsmanager.PutSecretValue"] == 3
 
 
+def test_a_copy_made_inside_the_lag_window_and_edited_is_repaired_not_created(aws, proxy, write_manifest, run_cli):
+    # Regression: a destination the lagging listing does not show yet was taken for absent. The
+    # plan said "create", and the run's CreateSecret carried a token AWS already held: AWS ignores
+    # such a repeat, so the out-of-band edit stayed while the report said "create".
+    # GIVEN AWS mode, a copy created by a run, then edited by hand, all inside the lag window
+    proxy.faults.aws_mode = True
+    proxy.faults.runs_in_lag_window = True
+    aws.create("prod/a", "v1-a")
+    path = _manifest(write_manifest, ["a"], prune=False)
+    assert run_cli("run", str(path))[1]["totals"]["create"] == 1
+    aws.put("dr/a", "edited by hand", region="us-west-2")
+    # WHEN it plans and runs again before the listing shows the copy
+    plan = run_cli("plan", str(path))
+    code, report, _ = run_cli("run", str(path))
+    # THEN the plan says update, and the run repairs the copy
+    assert plan[1]["totals"]["update"] == 1 and plan[1]["totals"]["create"] == 0, plan[1]
+    assert code == 0 and report["totals"]["update"] == 1, report
+    assert aws.value("dr/a", "us-west-2") == "v1-a"
+
+
 async def test_a_parameter_behind_an_empty_first_page_is_found(aws: Any, proxy: Any) -> None:
     # Regression (found by AWS mode): describe() read only the first DescribeParameters page, so an
     # empty first page with a NextToken made every existing parameter look absent.
