@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the manifest's JSON Schema (draft 2020-12)")
     v = sub.add_parser("validate", help="check a manifest; exit 0 valid, 2 invalid")
     v.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
-    for name, help_ in (("plan", "show what would change; writes nothing"), ("run", "converge every destination")):
+    for name, help_ in (("plan", "show what would change; writes nothing to AWS"),
+                        ("run", "converge every destination")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
         c.add_argument("--format", choices=FORMATS, default="text",
@@ -185,6 +186,10 @@ def _run(args: argparse.Namespace) -> int:
     logs.configure(log_level)  # before the manifest loads: its errors and warnings are logged too
     retry_failed = _load_retry_failed(args.retry_failed) if getattr(args, "retry_failed", None) else None
     plan_fields: dict[str, Any] = {}
+    if getattr(args, "out", None):
+        from .engine.planfile import check_plan_target
+
+        check_plan_target(args.out)  # an unwritable --out: exit 2 now, not after the whole plan
     if getattr(args, "plan", None):
         from .engine.planfile import read_plan
 
@@ -249,7 +254,8 @@ def _write_plan(path: str, report: Any) -> int:
     try:
         write_plan(report.plan, path)
     except OSError as exc:
-        print(f"error: {path}: cannot write the plan file: {exc.__class__.__name__}", file=sys.stderr)
+        print(f"error: {path}: cannot write the plan file: {exc.strerror or exc.__class__.__name__}",
+              file=sys.stderr)
         return EXIT_USAGE
     print(f"plan file: {path} ({len(report.plan.items)} change(s))", file=sys.stderr)
     return int(code)

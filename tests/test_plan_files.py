@@ -196,6 +196,18 @@ def test_a_plan_that_failed_is_not_written(aws: Any, proxy: Any, run_cli: Any, w
     assert code == 1 and "plan file not written" in err and not plan_path.exists()
 
 
+@pytest.mark.parametrize("target, says", [
+    ("{tmp}", "it is a directory"),
+    ("{tmp}/no-such-dir/plan.json", "is not a directory"),
+    ("s3://bucket/plan.json", "writes a local file"),
+])
+def test_an_unwritable_plan_out_is_refused_before_any_aws_call(proxy: Any, run_cli: Any, write_manifest: Any,
+                                                              tmp_path: Path, target: str, says: str) -> None:
+    # GIVEN a --out that could not be written WHEN planning THEN exit 2 before the plan, not after it
+    code, _, err = run_cli("plan", str(write_manifest(MANIFEST)), "--out", target.format(tmp=tmp_path))
+    assert code == 2 and says in err and "Traceback" not in err and not proxy.calls
+
+
 # --- the pure core: digest, age, verification ------------------------------------------------------
 
 

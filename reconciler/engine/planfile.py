@@ -31,7 +31,7 @@ from .._exceptions import ManifestError
 from ..manifest.spec import Manifest
 
 __all__ = ["DEFAULT_PLAN_MAX_AGE_SECONDS", "MAX_PLAN_BYTES", "PLAN_FORMAT", "PlanDestination", "PlanEntry",
-           "PlanFile", "manifest_digest", "parse_age", "read_plan", "verify_plan", "write_plan"]
+           "PlanFile", "check_plan_target", "manifest_digest", "parse_age", "read_plan", "verify_plan", "write_plan"]
 
 PLAN_FORMAT: Literal[1] = 1
 DEFAULT_PLAN_MAX_AGE_SECONDS = 24 * 3600.0  # a plan reviewed yesterday is still fresh; last week's is not
@@ -150,10 +150,15 @@ def _read_bytes(location: str) -> bytes:
         with open(location, "rb") as f:
             data = f.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
-        raise ManifestError([f"{location}: cannot read the plan file: {exc.__class__.__name__}"]) from None
+        raise ManifestError([f"{location}: cannot read the plan file: {_os_reason(exc)}"]) from None
     if len(data) > MAX_PLAN_BYTES:
         raise ManifestError([f"{location}: the plan file is over {MAX_PLAN_BYTES // (1024 * 1024)} MiB"])
     return data
+
+
+def _os_reason(exc: OSError) -> str:
+    # The OS's own words ("No such file or directory"), never the path again or file contents.
+    return exc.strerror or exc.__class__.__name__
 
 
 def _read_s3(uri: str) -> bytes:
@@ -209,6 +214,22 @@ def new_plan(manifest: Manifest, entries: list[PlanEntry], *, now: datetime | No
     return PlanFile(format=PLAN_FORMAT, tool_version=__version__, transform_engine=TRANSFORM_ENGINE_VERSION,
                     manifest_digest=manifest_digest(manifest), owner=manifest.settings.owner,
                     created_at=(now or datetime.now(timezone.utc)).replace(microsecond=0), items=tuple(entries))
+
+
+def check_plan_target(path: str) -> None:
+    """Refuse, before any AWS call, a ``plan --out`` path that could not be written: finding out
+    after a long plan would throw the plan away. Raises ManifestError (exit 2)."""
+    if path.startswith("s3://"):
+        raise ManifestError([f"{path}: plan --out writes a local file; copy it to S3 "
+                             "afterwards (aws s3 cp) for a Lambda to apply"])
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise ManifestError([f"{path}: cannot write the plan file: it is a directory"])
+    if not parent.is_dir():
+        raise ManifestError([f"{path}: cannot write the plan file: {parent} is not a directory"])
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ManifestError([f"{path}: cannot write the plan file: {parent} is not writable"])
 
 
 def write_plan(plan: PlanFile, path: str) -> None:
