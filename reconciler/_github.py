@@ -59,13 +59,22 @@ def command(mode: Mode, env: dict[str, str]) -> list[str]:
     plan_file = env.get("INPUT_PLAN_FILE", PLAN_FILE_DEFAULT)
     argv = [sys.executable, "-m", "reconciler"]
     if mode is Mode.APPLY:
-        argv += ["run", manifest, "--plan", plan_file or PLAN_FILE_DEFAULT]
+        argv += ["run", manifest, "--plan", _downloaded(plan_file, env)]
     else:
         argv += ["plan", manifest] + (["--out", plan_file] if plan_file else [])
     argv += ["--format", "json"]
     if env.get("GITHUB_STEP_SUMMARY"):
         argv += ["--summary", env["GITHUB_STEP_SUMMARY"]]
     return argv + shlex.split(env.get("INPUT_ARGS", ""))
+
+
+def _downloaded(plan_file: str, env: dict[str, str]) -> str:
+    """Where apply reads the plan: the artifact's copy, downloaded into INPUT_PLAN_DIR. A one-file
+    artifact keeps only the file's name (upload-artifact stores it at the root), so a plan-file of
+    ``plans/pr.json`` arrives as ``<dir>/pr.json``. Apply without a plan-file downloads nothing:
+    it is refused by ``reconcile`` rather than left to read whatever lies in the workspace."""
+    plan_dir = env.get("INPUT_PLAN_DIR", "")
+    return os.path.join(plan_dir, os.path.basename(plan_file)) if plan_dir else plan_file
 
 
 def _write_outputs(env: dict[str, str], values: dict[str, str]) -> None:
@@ -81,6 +90,11 @@ def _write_outputs(env: dict[str, str], values: dict[str, str]) -> None:
 
 def reconcile(env: dict[str, str]) -> int:
     mode = resolve_mode(env)
+    if mode is Mode.APPLY and not env.get("INPUT_PLAN_FILE", PLAN_FILE_DEFAULT):
+        print("error: apply needs a plan-file: it applies the plan reviewed in the pull request, "
+              "never a fresh one", file=sys.stderr)
+        _write_outputs(env, {"exit-code": "2", "totals": "{}"})
+        return 2
     argv = command(mode, env)
     print("+ " + shlex.join(argv[1:]), file=sys.stderr)
     done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False)  # stderr: the job log

@@ -1,14 +1,18 @@
 """action.yml (issue 17 part 4): its ``run:`` steps executed with bash under a GitHub-like environment,
-against the local moto server through the fault proxy. ``uses:`` steps (artifact upload/download)
-and the install step (pip into the shared venv) are GitHub's and pip's; they are not run here."""
+against the local moto server through the fault proxy. The artifact ``uses:`` steps are emulated
+with upload-artifact's layout (one file is stored at the artifact's root, under its base name) in
+a store shared by the runs of one test, as a repository's artifacts are; the install step (pip into
+the shared venv) is pip's and is not run here."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,8 @@ def run_action(tmp: Path, inputs: dict[str, str], *, event: str, ref: str, paylo
                 PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                 PYTHONPATH=str(ROOT))
     codes: dict[str, int] = {}
+    runner_temp = tempfile.mkdtemp(prefix="runner-temp-", dir=tmp)  # each job has its own
+    artifacts = tmp / "artifact-store" / given["plan-artifact"]
 
     def value(expr: str) -> str:
         scope, _, rest = expr.partition(".")
@@ -56,12 +62,36 @@ def run_action(tmp: Path, inputs: dict[str, str], *, event: str, ref: str, paylo
             return given.get(rest, "")
         if scope == "github":
             return {"action_path": str(ROOT), "token": "t", "run_id": "1"}.get(rest, "")
+        if scope == "runner":
+            return {"temp": runner_temp}.get(rest, "")
         if scope == "steps":
             step, _, out = rest.partition(".outputs.")
             return steps.get(step, {}).get(out, "")
         raise AssertionError(f"unknown expression {expr}")
 
+    def upload() -> None:  # if: always() && mode == 'plan' && plan-file != ''; if-no-files-found: ignore
+        planned = tmp / given["plan-file"]
+        if steps["mode"].get("mode") == "plan" and given["plan-file"] and planned.is_file():
+            artifacts.mkdir(parents=True, exist_ok=True)
+            shutil.copy(planned, artifacts / planned.name)
+
+    def download(step: dict[str, Any]) -> int:  # if: mode == 'apply' && plan-file != ''
+        if steps["mode"].get("mode") != "apply" or not given["plan-file"]:
+            return 0
+        if not artifacts.is_dir():
+            return 1  # "Unable to download artifact(s)": the job stops here
+        shutil.copytree(artifacts, _EXPR.sub(lambda m: value(m.group(1)), step["with"]["path"]), dirs_exist_ok=True)
+        return 0
+
     for step in ACTION["runs"]["steps"]:
+        if step["id"] == "upload":
+            upload()
+            continue
+        if step["id"] == "download":
+            codes["download"] = download(step)
+            if codes["download"]:
+                break
+            continue
         if "run" not in step or step["id"] in NOT_RUN_HERE:
             continue
         out_file = tmp / f"output-{step['id']}"
@@ -116,6 +146,43 @@ def test_plan_on_the_pull_request_then_apply_on_main(aws: Any, proxy: Any, tmp_p
     assert applied["steps"]["mode"] == {"mode": "apply"}
     assert applied["steps"]["reconcile"]["exit-code"] == "0"
     assert aws.client(region="us-west-2").get_secret_value(SecretId="dr/db")["SecretString"] == "v"
+
+
+@pytest.mark.skipif(not PLAN_FILES_MERGED, reason="plan --out / run --plan not merged into this branch yet")
+def test_a_plan_file_in_a_subdirectory_is_applied_from_the_downloaded_artifact(aws: Any, proxy: Any,
+                                                                              tmp_path: Path) -> None:
+    # GIVEN a plan-file under a directory, planned in the pull request's job
+    aws.create("app/db", "v")
+    (tmp_path / "reconciler.yaml").write_text(MANIFEST)
+    (tmp_path / "plans").mkdir()
+    inputs = {"manifest": "reconciler.yaml", "plan-file": "plans/pr.json"}
+    planned = run_action(tmp_path, inputs, event="pull_request", ref="refs/pull/7/merge", payload=PR_EVENT)
+    assert planned["steps"]["reconcile"]["exit-code"] == "3"
+    # WHEN the merge's job applies it, from a fresh checkout (the workspace's copy is gone)
+    (tmp_path / "plans" / "pr.json").unlink()
+    applied = run_action(tmp_path, inputs, event="push", ref="refs/heads/main",
+                         payload={"repository": {"default_branch": "main"}})
+    # THEN the artifact's copy (stored under its base name) is the one applied
+    assert applied["steps"]["reconcile"]["exit-code"] == "0", applied
+    assert aws.client(region="us-west-2").get_secret_value(SecretId="dr/db")["SecretString"] == "v"
+
+
+def test_apply_without_a_plan_artifact_stops_and_writes_nothing(aws: Any, proxy: Any, tmp_path: Path) -> None:
+    aws.create("app/db", "v")
+    (tmp_path / "reconciler.yaml").write_text(MANIFEST)
+    (tmp_path / "plan.json").write_text("{}")  # a stray file in the workspace is never applied
+    applied = run_action(tmp_path, {"manifest": "reconciler.yaml"}, event="push", ref="refs/heads/main",
+                         payload={"repository": {"default_branch": "main"}})
+    assert applied["codes"]["download"] == 1 and "reconcile" not in applied["codes"]
+    assert not [k for k in proxy.calls if "CreateSecret" in k]
+
+
+def test_apply_without_a_plan_file_is_refused(aws: Any, proxy: Any, tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(MANIFEST)
+    applied = run_action(tmp_path, {"manifest": "reconciler.yaml", "plan-file": ""}, event="push",
+                         ref="refs/heads/main", payload={"repository": {"default_branch": "main"}})
+    assert applied["codes"]["reconcile"] == 2 and applied["steps"]["reconcile"]["exit-code"] == "2"
+    assert not proxy.calls
 
 
 @pytest.mark.parametrize("env, mode", [
