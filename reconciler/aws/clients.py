@@ -30,10 +30,13 @@ class TimeoutConfig(Protocol):
 
 
 def client_config(timeouts: TimeoutConfig | None, concurrency: int) -> Any:
-    """The AioConfig every client of this run uses: no SDK retries, our timeouts."""
+    """The AioConfig every client of this run uses: no SDK retries, our timeouts, the shared TLS store."""
     from aiobotocore.config import AioConfig
 
+    from ._sdk import SharedTLSHTTPSession
+
     return AioConfig(
+        http_session_cls=SharedTLSHTTPSession,  # one CA bundle load per process, not per client
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=timeouts.connect if timeouts else CONNECT_TIMEOUT,
         read_timeout=timeouts.read if timeouts else READ_TIMEOUT,

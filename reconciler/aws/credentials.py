@@ -37,11 +37,12 @@ UNKNOWN_ACCOUNT = "-"  # pacing key for STS calls, which are not paced
 
 def default_region() -> str | None:
     """The region of the default credential chain's configuration, if any."""
-    from aiobotocore.session import AioSession
     from botocore.exceptions import ProfileNotFound
 
+    from ._sdk import new_session
+
     try:
-        region = AioSession().get_config_variable("region")
+        region = new_session().get_config_variable("region")
     except ProfileNotFound:  # AWS_PROFILE names no profile: the default identity's items say so
         return None
     return str(region) if region else None
@@ -92,10 +93,10 @@ class Sessions:
         return str(resp["Account"])
 
     async def _make(self, identity: Identity) -> Any:
-        from aiobotocore.session import AioSession
+        from ._sdk import new_session
 
         with map_exceptions("Session", subject=str(identity)):
-            base = AioSession(profile=identity.profile) if identity.profile else AioSession()
+            base = new_session(identity.profile)
             region = base.get_config_variable("region")  # an unknown profile raises ProfileNotFound here
             source = await base.get_credentials()
         if not identity.role_arn:
@@ -111,7 +112,8 @@ class Sessions:
             AioCredentialResolver,
             AioDeferredRefreshableCredentials,
         )
-        from aiobotocore.session import AioSession
+
+        from ._sdk import new_session
 
         sts_region = region or STS_FALLBACK_REGION
 
@@ -126,7 +128,7 @@ class Sessions:
         spec = CallSpec(service="sts", operation="AssumeRole", account=identity.account_hint or UNKNOWN_ACCOUNT,
                         region=sts_region, subject=role_arn)
         await self._caller.call(spec, creds.get_frozen_credentials)
-        session = AioSession()
+        session = new_session()
         session.register_component("credential_provider", AioCredentialResolver(providers=[_Fixed(creds)]))
         if region:
             session.set_config_variable("region", region)

@@ -292,10 +292,12 @@ class CloudWatchSink:
         import aioboto3
         from aiobotocore.config import AioConfig
 
-        session = aioboto3.Session()
+        from ..aws._sdk import SharedTLSHTTPSession, new_session
+
+        session = aioboto3.Session(botocore_session=new_session())
         region = settings.region or self.region or session.region_name or "us-east-1"
         config = AioConfig(retries={"total_max_attempts": PUT_METRIC_DATA_ATTEMPTS, "mode": "standard"},
-                           connect_timeout=5, read_timeout=10)
+                           connect_timeout=5, read_timeout=10, http_session_cls=SharedTLSHTTPSession)
         async with session.client("cloudwatch", region_name=region, config=config) as cw:
             for chunk in split(batch.datums(settings.dimensions)):
                 report.api_calls["cloudwatch.PutMetricData"] = report.api_calls.get("cloudwatch.PutMetricData", 0) + 1

@@ -1,0 +1,88 @@
+"""The SDK's process-wide parts: parsed service models and the default TLS trust store, made once.
+
+Every ``AioSession`` builds its own botocore ``Loader``, which re-reads and re-parses the JSON
+models (``endpoints.json`` alone is ~1 MB), and every aiohttp connector loads certifi's CA bundle
+into a new ``SSLContext``. Measured on this project's machines, one session plus one client cost
+~113 ms of CPU, ~27 ms of it the CA bundle and ~80 ms the models; a run opens one client per
+(service, identity, region) plus STS, and a warm Lambda pays it again on every invocation.
+
+Invariants:
+- One ``Loader`` per data path, shared by every session this package makes (``new_session``).
+  The loader only caches what it has read from disk, and botocore already shares those objects
+  between all the clients of one session, so sharing them between sessions adds no mutation.
+  A session whose ``data_path`` differs (``AWS_DATA_PATH``) gets the loader of its own path.
+- One verifying ``SSLContext`` for connectors that verify with the default bundle. It is the
+  context aiobotocore would build (``create_urllib3_context`` plus ``get_cert_path(True)``), made
+  once, and it also checks host names (aiobotocore's does not): verification is never weakened.
+  A custom CA bundle (``AWS_CA_BUNDLE``, a ``verify`` path), a client certificate or a proxy takes
+  aiobotocore's own path, unchanged (aiobotocore#1469 asks upstream for a way to pass a context;
+  its aiohttp session has none).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any
+
+import aiohttp
+from aiobotocore.httpsession import AIOHTTPSession
+from aiobotocore.session import AioSession
+from botocore.httpsession import create_urllib3_context, get_cert_path
+from botocore.loaders import Loader, create_loader
+
+__all__ = ["SharedTLSHTTPSession", "default_tls_context", "new_session", "shared_loader"]
+
+_lock = threading.Lock()  # sessions may be made from Lambda's or a test's other threads
+_loaders: dict[str | None, Loader] = {}
+_tls: list[ssl.SSLContext] = []
+
+
+def shared_loader(data_path: str | None) -> Loader:
+    """The process's botocore ``Loader`` for one data path (``None``: botocore's default)."""
+    with _lock:
+        loader = _loaders.get(data_path)
+        if loader is None:
+            loader = _loaders[data_path] = create_loader(data_path)
+        return loader
+
+
+def new_session(profile: str | None = None) -> AioSession:
+    """A fresh ``AioSession`` (its own credentials and config) reading models from the shared loader.
+
+    ``ProfileNotFound`` for an unknown profile surfaces when the session first reads its config,
+    as it does for a plain ``AioSession``.
+    """
+    session = AioSession(profile=profile) if profile else AioSession()
+    # Reading data_path reads the profile's config: an unknown profile raises here, as botocore would
+    # on its first config read, and the callers map it (credentials.Sessions._make).
+    session.register_component("data_loader", shared_loader(session.get_config_variable("data_path")))
+    return session
+
+
+def default_tls_context() -> ssl.SSLContext:
+    """The verifying context for the default CA bundle, loaded once per process."""
+    with _lock:
+        if not _tls:
+            context = create_urllib3_context()
+            context.load_verify_locations(get_cert_path(True), None, None)
+            # urllib3 leaves host names to its own match step, which aiohttp never runs: with
+            # urllib3's default (False) a valid certificate for any other host would be accepted.
+            context.check_hostname = True
+            _tls.append(context)
+        return _tls[0]
+
+
+class SharedTLSHTTPSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore is untyped
+    """aiobotocore's aiohttp session whose default-verifying connectors share one ``SSLContext``."""
+
+    def _create_connector(self, proxy_url: str | None) -> Any:
+        # Only the plain case is ours: verify=True, no client certificate, no proxy. Anything else,
+        # or an aiobotocore whose private attributes moved, takes the library's own path.
+        plain = (getattr(self, "_verify", None) is True and getattr(self, "_cert_file", "") is None
+                 and not proxy_url and hasattr(self, "_max_pool_connections")
+                 and isinstance(getattr(self, "_connector_args", None), dict))
+        if not plain:
+            return super()._create_connector(proxy_url)
+        return aiohttp.TCPConnector(limit=self._max_pool_connections, ssl=default_tls_context(),
+                                    **self._connector_args)
