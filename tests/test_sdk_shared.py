@@ -71,8 +71,8 @@ async def test_default_verifying_connectors_share_one_context_that_still_verifie
     try:
         # THEN both hold the one process-wide context: it requires certificates, checks host
         # names, and has the default CA bundle loaded
-        assert ca._ssl is cb._ssl is _sdk.default_tls_context()
-        ctx = _sdk.default_tls_context()
+        ctx = _sdk.tls_context(True)
+        assert ca._ssl is cb._ssl is ctx
         assert ctx.verify_mode is ssl.CERT_REQUIRED and ctx.check_hostname
         assert ctx.cert_store_stats()["x509_ca"] > 0
     finally:
@@ -80,19 +80,39 @@ async def test_default_verifying_connectors_share_one_context_that_still_verifie
         await cb.close()
 
 
-async def test_a_custom_ca_bundle_or_no_verification_takes_aiobotocores_own_path() -> None:
-    # GIVEN a verify path (AWS_CA_BUNDLE), and verify=False
-    custom = _sdk.SharedTLSHTTPSession(verify=get_cert_path(True))
-    off = _sdk.SharedTLSHTTPSession(verify=False)
-    # WHEN their connectors are made THEN neither gets the shared context: the custom bundle gets
-    # a context of its own, and no verification stays no verification
-    cc, co = custom._create_connector(None), off._create_connector(None)
+async def test_a_ca_bundle_path_gets_one_context_of_its_own(tmp_path: Path) -> None:
+    # GIVEN AWS_CA_BUNDLE-style verify paths: two sessions with one bundle, one with a copy
+    bundle = Path(get_cert_path(True))
+    copy = tmp_path / "corp-ca.pem"
+    copy.write_bytes(bundle.read_bytes())
+    one, two = _sdk.SharedTLSHTTPSession(verify=str(bundle)), _sdk.SharedTLSHTTPSession(verify=str(bundle))
+    other = _sdk.SharedTLSHTTPSession(verify=str(copy))
+    # WHEN their connectors are made
+    c1, c2, c3 = one._create_connector(None), two._create_connector(None), other._create_connector(None)
     try:
-        assert isinstance(cc._ssl, ssl.SSLContext) and cc._ssl is not _sdk.default_tls_context()
+        # THEN one bundle, one context (verifying, host names checked); another bundle, another
+        assert c1._ssl is c2._ssl is _sdk.tls_context(str(bundle))
+        assert c3._ssl is _sdk.tls_context(str(copy)) and c3._ssl is not c1._ssl
+        assert c3._ssl.verify_mode is ssl.CERT_REQUIRED and c3._ssl.check_hostname
+    finally:
+        for c in (c1, c2, c3):
+            await c.close()
+
+
+async def test_no_verification_or_a_client_certificate_takes_aiobotocores_own_path() -> None:
+    # GIVEN verify=False, and a client certificate
+    off = _sdk.SharedTLSHTTPSession(verify=False)
+    mtls = _sdk.SharedTLSHTTPSession(verify=True)
+    mtls._cert_file = "/nonexistent/client.pem"
+    # WHEN their connectors are made THEN no verification stays no verification, and the
+    # certificate goes to aiobotocore's own context (which here fails to read it: not ours)
+    co = off._create_connector(None)
+    try:
         assert co._ssl is False
     finally:
-        await cc.close()
         await co.close()
+    with pytest.raises(OSError):
+        mtls._create_connector(None)
 
 
 async def test_every_client_of_a_run_uses_the_shared_tls_session() -> None:

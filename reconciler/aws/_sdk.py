@@ -11,12 +11,13 @@ Invariants:
   The loader only caches what it has read from disk, and botocore already shares those objects
   between all the clients of one session, so sharing them between sessions adds no mutation.
   A session whose ``data_path`` differs (``AWS_DATA_PATH``) gets the loader of its own path.
-- One verifying ``SSLContext`` for connectors that verify with the default bundle. It is the
-  context aiobotocore would build (``create_urllib3_context`` plus ``get_cert_path(True)``), made
-  once, and it also checks host names (aiobotocore's does not): verification is never weakened.
-  A custom CA bundle (``AWS_CA_BUNDLE``, a ``verify`` path), a client certificate or a proxy takes
-  aiobotocore's own path, unchanged (aiobotocore#1469 asks upstream for a way to pass a context;
-  its aiohttp session has none).
+- One verifying ``SSLContext`` per CA bundle file: the default bundle (``verify=True``) or the
+  one ``AWS_CA_BUNDLE`` / a ``verify`` path names. It is the context aiobotocore would build for
+  that file (``create_urllib3_context`` plus ``load_verify_locations``), made once, and it also
+  checks host names (aiobotocore's does not): verification is never weakened. A client
+  certificate, a proxy or ``verify=False`` takes aiobotocore's own path, unchanged
+  (aiobotocore#1469 asks upstream for a way to pass a context; its aiohttp session has none).
+  A bundle file changed while the process runs is read again only by a new process.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from aiobotocore.session import AioSession
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 
-__all__ = ["SharedTLSHTTPSession", "default_tls_context", "new_session", "shared_loader"]
+__all__ = ["SharedTLSHTTPSession", "new_session", "shared_loader", "tls_context"]
 
 _lock = threading.Lock()  # sessions may be made from Lambda's or a test's other threads
 _loaders: dict[str | None, Loader] = {}
-_tls: list[ssl.SSLContext] = []
+_tls: dict[str, ssl.SSLContext] = {}
 
 
 def shared_loader(data_path: str | None) -> Loader:
@@ -60,29 +61,34 @@ def new_session(profile: str | None = None) -> AioSession:
     return session
 
 
-def default_tls_context() -> ssl.SSLContext:
-    """The verifying context for the default CA bundle, loaded once per process."""
+def tls_context(verify: bool | str = True) -> ssl.SSLContext:
+    """The verifying context for one CA bundle (``True``: the default bundle), loaded once per process."""
+    cafile = get_cert_path(verify)  # True -> botocore's default bundle; a path -> that path
     with _lock:
-        if not _tls:
+        context = _tls.get(cafile)
+        if context is None:
             context = create_urllib3_context()
-            context.load_verify_locations(get_cert_path(True), None, None)
+            context.load_verify_locations(cafile, None, None)
             # urllib3 leaves host names to its own match step, which aiohttp never runs: with
             # urllib3's default (False) a valid certificate for any other host would be accepted.
             context.check_hostname = True
-            _tls.append(context)
-        return _tls[0]
+            _tls[cafile] = context
+        return context
 
 
 class SharedTLSHTTPSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore is untyped
-    """aiobotocore's aiohttp session whose default-verifying connectors share one ``SSLContext``."""
+    """aiobotocore's aiohttp session whose verifying connectors share one ``SSLContext`` per bundle."""
 
     def _create_connector(self, proxy_url: str | None) -> Any:
-        # Only the plain case is ours: verify=True, no client certificate, no proxy. Anything else,
-        # or an aiobotocore whose private attributes moved, takes the library's own path.
-        plain = (getattr(self, "_verify", None) is True and getattr(self, "_cert_file", "") is None
-                 and not proxy_url and hasattr(self, "_max_pool_connections")
+        # Only the plain case is ours: verify=True or a bundle path, no client certificate, no
+        # proxy. Anything else, or an aiobotocore whose private attributes moved, takes the
+        # library's own path.
+        verify: object = getattr(self, "_verify", None)
+        plain = ((verify is True or (isinstance(verify, str) and bool(verify)))
+                 and getattr(self, "_cert_file", "") is None and not proxy_url
+                 and hasattr(self, "_max_pool_connections")
                  and isinstance(getattr(self, "_connector_args", None), dict))
-        if not plain:
+        if not plain or not isinstance(verify, (bool, str)):
             return super()._create_connector(proxy_url)
-        return aiohttp.TCPConnector(limit=self._max_pool_connections, ssl=default_tls_context(),
+        return aiohttp.TCPConnector(limit=self._max_pool_connections, ssl=tls_context(verify),
                                     **self._connector_args)
