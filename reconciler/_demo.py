@@ -57,7 +57,11 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     from ._run import run_once
     from .engine import Options
     from .manifest import load_manifest
+    from .output import logs
     from .output.render import render_text
+
+    # The tables below say what failed and why; log lines would repeat it without the context.
+    logs.configure("CRITICAL", json_lines=False)
 
     console = console or Console()
     started = time.monotonic()
@@ -82,7 +86,9 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
                 return report
 
             step("1. plan: nothing exists at the destinations yet", "plan")
-            step("2. run: create every destination", "run")
+            if step("2. run: create every destination", "run").exit_code != 0:
+                console.print(Text("\nthe run failed (the table says why); the demo stops here", style="bold red"))
+                return 1
             west = boto3.client("secretsmanager", region_name="us-west-2", endpoint_url=url)
             west.put_secret_value(SecretId="dr/api/service-2", SecretString="edited by hand")
             console.print(Rule("3. someone edits dr/api/service-2 in us-west-2 by hand"))

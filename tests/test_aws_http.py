@@ -77,6 +77,33 @@ def test_an_unknown_profile_fails_only_its_items(aws, proxy, aws_config, write_m
     assert err.count("identity unusable") == 1  # one log line for the identity, not one per item
 
 
+def test_a_profile_whose_ca_bundle_cannot_be_read_fails_only_its_items(aws, proxy, aws_config, write_manifest,
+                                                                     run_cli, monkeypatch):
+    # GIVEN a profile whose ca_bundle names a missing file (AWS_CA_BUNDLE would override it)
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    aws_config.write_text(aws_config.read_text() + "[profile corp]\naws_access_key_id = corp\n"
+                          "aws_secret_access_key = corp\nregion = us-east-1\nca_bundle = /nonexistent/corp-ca.pem\n")
+    aws.create("app/a", "v-a")
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - {id: good, source: app/a, destination: dr/a}
+          - {id: corp, source: app/a, destination: {name: dr/corp, profile: corp}}
+    """)
+    code, report, err = run_cli("run", str(path))
+    # THEN that identity's item fails, naming the file and the reason, logged once; the other converges
+    assert code == 1, report
+    items = _items(report)
+    assert items["corp"]["action"] == "failed"
+    assert items["corp"]["error"]["type"] == "InvalidCABundle"
+    assert "/nonexistent/corp-ca.pem" in items["corp"]["error"]["message"]
+    assert "No such file" in items["corp"]["error"]["message"]
+    assert items["good"]["action"] == "create" and aws.value("dr/a", "us-west-2") == "v-a"
+    assert not aws.exists("dr/corp", "us-west-2")
+    assert "Traceback" not in err and err.count("identity unusable") == 1
+
+
 def test_a_denied_assume_role_says_so_on_every_item_of_that_identity(aws, proxy, write_manifest, run_cli):
     # GIVEN a role that cannot be assumed, used by four destinations in two regions, beside a healthy one
     for i in range(5):

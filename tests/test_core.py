@@ -426,6 +426,23 @@ def test_demo_runs_the_whole_loop():
     assert "in_sync 7" in out
 
 
+def test_a_demo_whose_run_fails_stops_there_with_the_reason_and_no_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # GIVEN a CA bundle that cannot be read (a corporate AWS_CA_BUNDLE that moved)
+    env = {**os.environ, "AWS_CA_BUNDLE": str(tmp_path / "moved-ca.pem")}
+    # WHEN the demo runs
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "demo"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    # THEN it stops after the failed run, exit 1, saying why in the table, with no traceback
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "InvalidCABundle" in proc.stdout and "the demo stops here" in proc.stdout
+    assert "3. someone edits" not in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
 def test_stale_listing_of_a_source_never_writes_an_old_value(aws, proxy, write_manifest, run_cli):
     # GIVEN a rotation already copied, and a ListSecrets still showing the source's old versions
     aws.create("prod/db/password", "v1")

@@ -15,6 +15,7 @@ from aiobotocore.httpsession import AIOHTTPSession
 from botocore.httpsession import get_cert_path
 from botocore.loaders import JSONFileLoader
 
+from reconciler._exceptions import PermanentError
 from reconciler.aws import _sdk
 from reconciler.aws.clients import client_config
 
@@ -121,3 +122,25 @@ async def test_every_client_of_a_run_uses_the_shared_tls_session() -> None:
     client = await _open_client()
     http = client._endpoint.http_session
     assert isinstance(http, _sdk.SharedTLSHTTPSession) and isinstance(http, AIOHTTPSession)
+
+
+@pytest.mark.parametrize(("content", "reason"), [(None, "No such file"), (b"not a certificate\n", "NO_CERTIFICATE")])
+def test_a_ca_bundle_that_cannot_be_used_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            content: bytes | None, reason: str) -> None:
+    # GIVEN AWS_CA_BUNDLE names a missing file, or a file with no certificate in it
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    # WHEN a session's bundle is checked THEN the error names the file and the reason
+    with pytest.raises(PermanentError) as caught:
+        _sdk.check_ca_bundle(_sdk.new_session())
+    assert caught.value.type == "InvalidCABundle"
+    assert str(bundle) in str(caught.value) and reason in str(caught.value)
+
+
+def test_a_usable_ca_bundle_or_none_passes_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", get_cert_path(True))
+    _sdk.check_ca_bundle(_sdk.new_session())
+    monkeypatch.delenv("AWS_CA_BUNDLE")
+    _sdk.check_ca_bundle(_sdk.new_session())

@@ -32,7 +32,9 @@ from aiobotocore.session import AioSession
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 
-__all__ = ["SharedTLSHTTPSession", "new_session", "shared_loader", "tls_context"]
+from .._exceptions import PermanentError
+
+__all__ = ["SharedTLSHTTPSession", "check_ca_bundle", "new_session", "shared_loader", "tls_context"]
 
 _lock = threading.Lock()  # sessions may be made from Lambda's or a test's other threads
 _loaders: dict[str | None, Loader] = {}
@@ -74,6 +76,23 @@ def tls_context(verify: bool | str = True) -> ssl.SSLContext:
             context.check_hostname = True
             _tls[cafile] = context
         return context
+
+
+def check_ca_bundle(session: AioSession) -> None:
+    """The CA bundle a session's config names (``AWS_CA_BUNDLE``, ``ca_bundle``) loads, or one clear error.
+
+    Unchecked, a missing or unreadable bundle fails every call of the identity as a bare
+    ``HTTPClientError``; checked here it fails them with the file and the reason, once.
+    """
+    path = session.get_config_variable("ca_bundle")
+    if not path:
+        return
+    try:
+        tls_context(str(path))
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise PermanentError(f"CA bundle {path} cannot be used: {reason}", code="InvalidCABundle",
+                             operation="Session") from None
 
 
 class SharedTLSHTTPSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore is untyped

@@ -93,12 +93,13 @@ class Sessions:
         return str(resp["Account"])
 
     async def _make(self, identity: Identity) -> Any:
-        from ._sdk import new_session
+        from ._sdk import check_ca_bundle, new_session
 
         with map_exceptions("Session", subject=str(identity)):
             base = new_session(identity.profile)
             region = base.get_config_variable("region")  # an unknown profile raises ProfileNotFound here
             source = await base.get_credentials()
+        check_ca_bundle(base)  # before any call: a bad bundle fails the identity once, by name
         if not identity.role_arn:
             return base
         if source is None:
