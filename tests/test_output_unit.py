@@ -183,6 +183,16 @@ async def test_a_failing_sink_is_logged_never_raised(caplog: pytest.LogCaptureFi
     assert any(r.getMessage() == "metrics not published" for r in caplog.records)
 
 
+async def test_cloudwatch_with_an_unusable_ca_bundle_logs_why(caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # GIVEN AWS_CA_BUNDLE names a file that is gone
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "gone.pem"))
+    # WHEN the CloudWatch sink publishes THEN nothing is raised, and the warning names the cause
+    await publish(report("run"), _settings(), sink="cloudwatch", region="us-east-1")
+    [rec] = [r for r in caplog.records if r.getMessage() == "metrics not published"]
+    assert rec.error_type == "InvalidCABundle"
+
+
 def _settings() -> Any:
     from reconciler.manifest import MetricsSettings
 

@@ -292,9 +292,11 @@ class CloudWatchSink:
         import aioboto3
         from aiobotocore.config import AioConfig
 
-        from ..aws._sdk import SharedTLSHTTPSession, new_session
+        from ..aws._sdk import SharedTLSHTTPSession, check_ca_bundle, new_session
 
-        session = aioboto3.Session(botocore_session=new_session())
+        core = new_session()
+        check_ca_bundle(core)  # an unusable bundle is logged as InvalidCABundle, not HTTPClientError
+        session = aioboto3.Session(botocore_session=core)
         region = settings.region or self.region or session.region_name or "us-east-1"
         config = AioConfig(retries={"total_max_attempts": PUT_METRIC_DATA_ATTEMPTS, "mode": "standard"},
                            connect_timeout=5, read_timeout=10, http_session_cls=SharedTLSHTTPSession)
@@ -324,5 +326,6 @@ async def publish(report: Report, settings: MetricsSettings, *, sink: str | Sink
             return
         await target.send(report, build(report, settings), settings)
     except Exception as exc:  # never let metrics change the outcome
-        log.warning("metrics not published", extra={"error_type": exc.__class__.__name__,
-                                                    "sink": name, "run_id": report.run_id})
+        kind = getattr(exc, "type", None)  # a BackendError's AWS error type, else the class
+        error_type = kind if isinstance(kind, str) else exc.__class__.__name__
+        log.warning("metrics not published", extra={"error_type": error_type, "sink": name, "run_id": report.run_id})
