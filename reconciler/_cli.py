@@ -46,6 +46,14 @@ def _positive(text: str) -> float:
     return v
 
 
+def _path(text: str) -> str:
+    # An empty path is a CI variable that was not set: "--plan $PLAN" with PLAN empty must not
+    # become "no plan" and apply everything; "--out ''" must not silently write nothing.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset variable?)")
+    return text
+
+
 def _age(text: str) -> float:
     from .engine.planfile import parse_age
 
@@ -73,14 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("schema", help="print the manifest's JSON Schema (draft 2020-12)")
     v = sub.add_parser("validate", help="check a manifest; exit 0 valid, 2 invalid")
-    v.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
+    v.add_argument("manifest", type=_path, help="a path, s3://bucket/key, or - for stdin")
     for name, help_ in (("plan", "show what would change; writes nothing to AWS"),
                         ("run", "converge every destination")):
         c = sub.add_parser(name, help=help_)
-        c.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
+        c.add_argument("manifest", type=_path, help="a path, s3://bucket/key, or - for stdin")
         c.add_argument("--format", choices=FORMATS, default="text",
                        help="json: exactly one JSON report on stdout, logs on stderr; markdown: GitHub Markdown")
-        c.add_argument("--summary", metavar="FILE",
+        c.add_argument("--summary", type=_path, metavar="FILE",
                        help="append the Markdown report to FILE (default: $GITHUB_STEP_SUMMARY when set)")
         c.add_argument("--concurrency", type=_concurrency,
                        help=f"secrets in flight, {MIN_CONCURRENCY}..{MAX_CONCURRENCY} (default: settings.concurrency)")
@@ -94,12 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
                        type=str.upper, help="log level (default: WARNING on a terminal, else INFO)")
         if name == "plan":
             c.add_argument("--diff", action="store_true", help="read values; name changed JSON paths / lines")
-            c.add_argument("--out", metavar="PLAN.json",
+            c.add_argument("--out", type=_path, metavar="PLAN.json",
                            help="write the plan file (no values) for run --plan; written only when the plan "
                                 "completes (exit 0 or 3)")
         else:
-            c.add_argument("--retry-failed", metavar="REPORT.json", help="only the items that failed in that report")
-            c.add_argument("--plan", metavar="PLAN.json",
+            c.add_argument("--retry-failed", type=_path, metavar="REPORT.json",
+                           help="only the items that failed in that report")
+            c.add_argument("--plan", type=_path, metavar="PLAN.json",
                            help="apply exactly this plan file (a path or s3://bucket/key): only its items, and "
                                 "only those unchanged since; others fail PlanStale")
             c.add_argument("--plan-max-age", type=_age, metavar="AGE", default=None,
@@ -107,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the whole loop against an embedded local AWS (needs the [local] extra)")
     d.add_argument("--keep", action="store_true", help="keep the local AWS running until Ctrl-C")
     i = sub.add_parser("iam-policy", help="least-privilege IAM policies this manifest needs")
-    i.add_argument("manifest", help="a path, s3://bucket/key, or - for stdin")
+    i.add_argument("manifest", type=_path, help="a path, s3://bucket/key, or - for stdin")
     return p
 
 
@@ -186,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     logs.configure(log_level)  # before the manifest loads: its errors and warnings are logged too
     retry_failed = _load_retry_failed(args.retry_failed) if getattr(args, "retry_failed", None) else None
     plan_fields: dict[str, Any] = {}
-    if getattr(args, "out", None):
+    if getattr(args, "out", None) is not None:
         from .engine.planfile import check_plan_target
 
         check_plan_target(args.out)  # an unwritable --out: exit 2 now, not after the whole plan
@@ -253,6 +262,9 @@ def _write_plan(path: str, report: Any) -> int:
 
     try:
         write_plan(report.plan, path)
+    except ManifestError as exc:  # the path became a link, a device or a directory during the plan
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"error: {path}: cannot write the plan file: {exc.strerror or exc.__class__.__name__}",
               file=sys.stderr)

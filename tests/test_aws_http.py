@@ -104,6 +104,32 @@ def test_a_profile_whose_ca_bundle_cannot_be_read_fails_only_its_items(aws, prox
     assert "Traceback" not in err and err.count("identity unusable") == 1
 
 
+@pytest.mark.parametrize(("env", "error_type", "says"), [
+    ({"AWS_CONFIG_FILE": "/etc/passwd", "AWS_PROFILE": "x"}, "ConfigParseError", "/etc/passwd"),
+    ({"AWS_ENDPOINT_URL": "not-a-url"}, "InvalidEndpoint", "not-a-url"),
+    ({"AWS_ENDPOINT_URL": "user:hunter2@host"}, "InvalidEndpoint", "***@host"),
+])
+def test_an_unusable_sdk_configuration_fails_the_items_by_name_not_as_a_crash(
+        aws, proxy, write_manifest, run_cli, monkeypatch, env, error_type, says):
+    # GIVEN an AWS config file that is not one, or an endpoint URL that is not a URL
+    aws.create("app/a", "v-a")
+    path = write_manifest("""
+        version: 1
+        defaults: {source: {region: us-east-1}, destination: {region: us-west-2}}
+        mappings:
+          - {id: a, source: app/a, destination: dr/a}
+    """)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    # WHEN it runs THEN the item fails with the configuration's own error: no "unexpected error"
+    code, report, err = run_cli("run", str(path))
+    assert code == 1, report
+    errors = {e["type"] for e in report["errors"]}
+    assert error_type in errors and "unexpected error" not in json.dumps(report), report
+    assert says in json.dumps(report) and "hunter2" not in json.dumps(report) + err
+    assert "Traceback" not in err
+
+
 def test_a_denied_assume_role_says_so_on_every_item_of_that_identity(aws, proxy, write_manifest, run_cli):
     # GIVEN a role that cannot be assumed, used by four destinations in two regions, beside a healthy one
     for i in range(5):

@@ -15,6 +15,7 @@ import anyio
 import pytest
 from botocore.exceptions import (
     ClientError,
+    ConfigParseError,
     ConnectTimeoutError,
     EndpointConnectionError,
     ProfileNotFound,
@@ -396,6 +397,19 @@ def test_codes_with_a_meaning_of_their_own(code: str, cls: type[BackendError]) -
 def test_connection_failures_are_transient(exc: BaseException) -> None:
     err = translate(exc, "GetSecretValue")
     assert isinstance(err, TransientError) and err.type == exc.__class__.__name__
+
+
+def test_sdk_configuration_errors_are_named_and_keep_passwords_out() -> None:
+    # GIVEN botocore's errors for an unparsable config file and for an endpoint URL with no scheme
+    bad_file = translate(ConfigParseError(path="/etc/passwd"), "Session", subject="default credentials")
+    bad_url = translate(ValueError("Invalid endpoint: user:hunter2@vpce.example"), "CreateClient")
+    # THEN each is a permanent error of its own type, naming the file or the URL, never the password
+    assert bad_file.type == "ConfigParseError" and "/etc/passwd" in bad_file.message and not bad_file.retryable
+    assert bad_url.type == "InvalidEndpoint" and "***@vpce.example" in bad_url.message
+    assert "hunter2" not in bad_url.message
+    # and any other ValueError stays a plain, unnamed failure (its text may quote data)
+    other = translate(ValueError("secret-ish text"), "GetSecretValue")
+    assert other.type == "ValueError" and "secret-ish" not in other.message
 
 
 def test_an_unknown_profile_is_its_own_error() -> None:

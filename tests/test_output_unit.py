@@ -103,6 +103,14 @@ def render(r: Report, **kw: Any) -> str:
     return buf.getvalue()
 
 
+def test_a_run_that_stopped_on_an_error_never_says_nothing_to_do() -> None:
+    # GIVEN a run that stopped before deciding any item WHEN rendered THEN it says so
+    r = failure_report("plan", service="reconciler", error_type="ConfigParseError", messages=["stopped"])
+    assert "nothing to do" not in render(r) and "stopped before any item was decided" in render(r)
+    # and an empty run without errors still reads "nothing to do"
+    assert "nothing to do" in render(Report(mode="plan", started_at="", run_id="r"))
+
+
 MARKUP = ["allow[/admin]", "team[/x]", "[bold]", "[/]", "[link=http://x]y[/link]", "\\[x]", "[red]m[/red]"]
 
 

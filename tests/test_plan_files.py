@@ -7,6 +7,8 @@ independent boto3 client (``aws``), as another team's tooling would make them.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -198,14 +200,36 @@ def test_a_plan_that_failed_is_not_written(aws: Any, proxy: Any, run_cli: Any, w
 
 @pytest.mark.parametrize("target, says", [
     ("{tmp}", "it is a directory"),
-    ("{tmp}/no-such-dir/plan.json", "is not a directory"),
+    ("{tmp}/no-such-dir/plan.json", "no-such-dir does not exist"),
+    ("{tmp}/a-file/plan.json", "a-file is not a directory"),
     ("s3://bucket/plan.json", "writes a local file"),
+    ("/dev/null", "not a regular file"),
+    ("{tmp}/fifo", "not a regular file"),
+    ("{tmp}/link.json", "symbolic link"),
 ])
 def test_an_unwritable_plan_out_is_refused_before_any_aws_call(proxy: Any, run_cli: Any, write_manifest: Any,
                                                               tmp_path: Path, target: str, says: str) -> None:
-    # GIVEN a --out that could not be written WHEN planning THEN exit 2 before the plan, not after it
+    # GIVEN a --out that could not be written, or whose node a rename would replace (a device,
+    # a pipe, a symlink: /dev/stdout is one)
+    (tmp_path / "a-file").write_text("")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.json").symlink_to(tmp_path / "elsewhere.json")
+    # WHEN planning THEN exit 2 before the plan, not after it, and the node is left as it was
     code, _, err = run_cli("plan", str(write_manifest(MANIFEST)), "--out", target.format(tmp=tmp_path))
     assert code == 2 and says in err and "Traceback" not in err and not proxy.calls
+    assert stat.S_ISFIFO((tmp_path / "fifo").lstat().st_mode) and (tmp_path / "link.json").is_symlink()
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+@pytest.mark.parametrize("argv", [("plan", "--out", ""), ("run", "--plan", ""), ("run", "--plan", "  "),
+                                  ("plan", "--summary", "")])
+def test_an_empty_path_is_refused_not_taken_as_absent(proxy: Any, run_cli: Any, write_manifest: Any,
+                                                      argv: tuple[str, ...]) -> None:
+    # GIVEN "--plan $PLAN" in CI with PLAN unset: an empty path
+    command, *rest = argv
+    # WHEN it runs THEN exit 2, naming the option, with no AWS call: an unset plan never applies everything
+    code, _, err = run_cli(command, str(write_manifest(MANIFEST)), *rest)
+    assert code == 2 and "an empty path" in err and rest[0] in err and not proxy.calls
 
 
 # --- the pure core: digest, age, verification ------------------------------------------------------
@@ -248,6 +272,8 @@ def test_age_limits_and_the_clock_are_checked_on_an_injected_clock() -> None:
         verify_plan(plan.model_copy(update={"tool_version": "0.0.1"}), m, max_age=86400, now=made)
     with pytest.raises(ManifestError, match="transform engine 1"):
         verify_plan(plan.model_copy(update={"transform_engine": "1"}), m, max_age=86400, now=made)
+    with pytest.raises(ManifestError, match="owner 'someone-else'"):  # the field a reviewer reads is checked too
+        verify_plan(plan.model_copy(update={"owner": "someone-else"}), m, max_age=86400, now=made)
 
 
 @pytest.mark.parametrize("text, seconds", [("3600", 3600), ("90m", 5400), ("24h", 86400), ("7d", 604800)])

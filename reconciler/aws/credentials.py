@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 from .._exceptions import BackendError, PermanentError
@@ -37,13 +38,13 @@ UNKNOWN_ACCOUNT = "-"  # pacing key for STS calls, which are not paced
 
 def default_region() -> str | None:
     """The region of the default credential chain's configuration, if any."""
-    from botocore.exceptions import ProfileNotFound
+    from botocore.exceptions import ConfigParseError, ProfileNotFound
 
     from ._sdk import new_session
 
     try:
         region = new_session().get_config_variable("region")
-    except ProfileNotFound:  # AWS_PROFILE names no profile: the default identity's items say so
+    except (ProfileNotFound, ConfigParseError):  # the default identity's items say so, by name
         return None
     return str(region) if region else None
 
@@ -86,7 +87,10 @@ class Sessions:
     async def _caller_account(self, identity: Identity) -> str:
         session = await self.session(identity)
         region = session.get_config_variable("region") or STS_FALLBACK_REGION
-        async with session.create_client("sts", region_name=region, config=self._config) as sts:
+        async with AsyncExitStack() as stack:
+            with map_exceptions("CreateClient", subject=f"sts {region} as {identity}"):  # e.g. a bad endpoint URL
+                sts = await stack.enter_async_context(
+                    session.create_client("sts", region_name=region, config=self._config))
             spec = CallSpec(service="sts", operation="GetCallerIdentity", account=UNKNOWN_ACCOUNT, region=region,
                             subject=str(identity))
             resp = await self._caller.call(spec, sts.get_caller_identity)

@@ -14,11 +14,13 @@ never values) and an optional subject (a role ARN, a profile): never a secret va
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import (
     ClientError,
+    ConfigParseError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -89,6 +91,11 @@ def classify(code: str, status: int = 0) -> ErrorKind:
     return ErrorKind.PERMANENT
 
 
+_INVALID_ENDPOINT = "Invalid endpoint: "  # botocore.endpoint_provider / client: an AWS_ENDPOINT_URL with no scheme
+_MAX_ENDPOINT_MESSAGE = 300
+_USERINFO = re.compile(r"[^\s/@]+@")  # the user:password before a host
+
+
 def translate(exc: BaseException, operation: str, *, subject: str = "") -> BackendError:
     """Map a botocore/aiohttp/OS exception to our tree; a BackendError passes through unchanged."""
     if isinstance(exc, BackendError):
@@ -98,6 +105,12 @@ def translate(exc: BaseException, operation: str, *, subject: str = "") -> Backe
         return _client_error(exc, operation, where)
     if isinstance(exc, ProfileNotFound):
         return ProfileNotFoundError(f"{where}: ProfileNotFound: {exc}", code="ProfileNotFound", operation=operation)
+    # Configuration the operator can fix: the message names a file or a URL of theirs, no data.
+    if isinstance(exc, ConfigParseError):  # "Unable to parse config file: PATH"
+        return PermanentError(f"{where}: ConfigParseError: {exc}", code="ConfigParseError", operation=operation)
+    if isinstance(exc, ValueError) and str(exc).startswith(_INVALID_ENDPOINT):  # botocore's plain ValueError
+        url = _USERINFO.sub("***@", str(exc)[:_MAX_ENDPOINT_MESSAGE])  # a user:password in a URL stays out
+        return PermanentError(f"{where}: InvalidEndpoint: {url}", code="InvalidEndpoint", operation=operation)
     name = exc.__class__.__name__
     if isinstance(exc, _NETWORK_ERRORS) or exc.__class__.__module__.startswith("aiohttp"):
         return TransientError(f"{where}: {name}", code=name, operation=operation)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -191,6 +192,9 @@ def verify_plan(plan: PlanFile, manifest: Manifest, *, max_age: float, now: date
     if plan.manifest_digest != manifest_digest(manifest):
         problems.append("the plan was made for another manifest (its digest differs: a mapping, a rule file, "
                         "a variable or a setting changed since); plan again")
+    if plan.owner != manifest.settings.owner:  # the digest covers the settings; this names the field a reviewer read
+        problems.append(f"the plan's owner {plan.owner[:100]!r} is not the manifest's "
+                        f"{manifest.settings.owner!r}; plan again")
     if plan.tool_version != __version__:
         problems.append(f"the plan was made by reconciler {plan.tool_version}, this is {__version__}; plan again")
     if plan.transform_engine != TRANSFORM_ENGINE_VERSION:
@@ -224,10 +228,26 @@ def check_plan_target(path: str) -> None:
                              "afterwards (aws s3 cp) for a Lambda to apply"])
     target = Path(path)
     parent = target.parent
-    if target.is_dir():
-        raise ManifestError([f"{path}: cannot write the plan file: it is a directory"])
+    if not parent.exists():
+        raise ManifestError([f"{path}: cannot write the plan file: {parent} does not exist"])
     if not parent.is_dir():
         raise ManifestError([f"{path}: cannot write the plan file: {parent} is not a directory"])
+    try:
+        mode: int | None = os.lstat(target).st_mode  # lstat: a symlink is judged as a link, not its target
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ManifestError([f"{path}: cannot write the plan file: {exc.strerror}"]) from None
+    # The plan is written by renaming a new file over the path (write_plan): over a device
+    # (/dev/stdout, /dev/null) or a symlink that rename would replace the node itself.
+    if mode is not None and stat.S_ISDIR(mode):
+        raise ManifestError([f"{path}: cannot write the plan file: it is a directory"])
+    if mode is not None and stat.S_ISLNK(mode):
+        raise ManifestError([f"{path}: cannot write the plan file: it is a symbolic link (give the path it names; "
+                             "the file is replaced by a rename, which would replace the link)"])
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ManifestError([f"{path}: cannot write the plan file: it is not a regular file (a device, pipe or "
+                             "socket); the plan is a file for run --plan, and --format json prints the report"])
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ManifestError([f"{path}: cannot write the plan file: {parent} is not writable"])
 
@@ -235,6 +255,7 @@ def check_plan_target(path: str) -> None:
 def write_plan(plan: PlanFile, path: str) -> None:
     """Write atomically: a temporary file beside it, fsynced, renamed over ``path``. A reader never
     sees half a plan, and a failed write leaves the old file (or none) in place."""
+    check_plan_target(path)  # again: the path may have changed during a long plan
     target = Path(path)
     text = plan.model_dump_json(indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))

@@ -54,7 +54,10 @@ def render_text(report: Report, *, console: Console | None = None, show_in_sync:
         for e in report.errors:
             scope = ", ".join(x for x in (e.service, e.region, e.account) if x) or "run"
             console.print(Text(f"  {scope}: {e.type}: {e.message}"))
-    counts = ", ".join(f"{k} {v}" for k, v in report.totals.items() if v) or "nothing to do"
+    # No item counted and a run-level error: the run stopped before it could count anything, which
+    # is not "nothing to do".
+    idle = "stopped before any item was decided" if report.errors else "nothing to do"
+    counts = ", ".join(f"{k} {v}" for k, v in report.totals.items() if v) or idle
     calls = sum(report.api_calls.values())
     console.print(Text(f"{report.mode} finished in {report.duration_ms} ms: {counts}; {calls} API calls"))
     console.print(Text(change_summary(report)))
