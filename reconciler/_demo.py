@@ -40,6 +40,11 @@ mappings:
 """
 
 
+# What a scheduler or CI job would read from each step's exit code (SPEC "Command line").
+_EXIT_MEANING = {0: "in sync", 1: "something failed or did not converge", 2: "bad manifest or usage",
+                 3: "changes pending"}
+
+
 def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     """Run the demo, printing to ``console`` (default: the terminal; ``tools/make_demo_svg.py`` records it)."""
     from ._local import LocalAwsUnavailable, start_local_aws, use_local_environment
@@ -82,7 +87,8 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
                 console.print(Rule(Text(title)))
                 report = anyio.run(partial(run_once, manifest, Options(mode=mode)))
                 render_text(report, console=console)
-                console.print(Text(f"exit code would be {report.exit_code:d}", style="dim"))
+                meaning = _EXIT_MEANING.get(int(report.exit_code), "")
+                console.print(Text(f"exit code would be {report.exit_code:d} ({meaning})", style="dim"))
                 return report
 
             step("1. plan: nothing exists at the destinations yet", "plan")

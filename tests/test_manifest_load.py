@@ -489,3 +489,12 @@ def test_s3_manifest_over_16_mib_is_refused_by_its_size(aws, proxy, run_cli, mon
     s3.put_object(Bucket="manifests", Key="huge.yaml", Body=b"#" * (MAX_MANIFEST_BYTES + 1))
     code, _, err = run_cli("validate", "s3://manifests/huge.yaml")
     assert code == 2 and "s3://manifests/huge.yaml: the manifest is over the limit of 16 MiB" in err
+
+
+def test_a_manifest_that_cannot_be_read_says_why_in_the_os_words(tmp_path: Path) -> None:
+    # GIVEN a path that names nothing WHEN it is loaded THEN the message names it and says why
+    from reconciler.manifest import load_manifest
+
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(str(tmp_path / "nope.yaml"))
+    assert "nope.yaml: cannot read the manifest: No such file or directory" in str(caught.value)

@@ -232,7 +232,8 @@ def read_manifest(location: str, *, stdin: Any = None) -> tuple[str, str, LocalD
                 raise IsADirectoryError(location)
             data = _read_fd(f.fileno(), MAX_MANIFEST_BYTES + 1)  # in chunks: no 16 MiB buffer up front
     except OSError as exc:
-        raise ManifestError([f"{location}: cannot read the manifest: {exc.__class__.__name__}"]) from None
+        reason = exc.strerror or exc.__class__.__name__  # the OS's words ("No such file or directory")
+        raise ManifestError([f"{location}: cannot read the manifest: {reason}"]) from None
     _check_manifest_size(str(path), len(data))
     return _decode(data, str(path)), str(path), LocalDir(path.parent)
 
