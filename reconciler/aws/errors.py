@@ -91,7 +91,7 @@ def classify(code: str, status: int = 0) -> ErrorKind:
     return ErrorKind.PERMANENT
 
 
-_INVALID_ENDPOINT = "Invalid endpoint: "  # botocore.endpoint_provider / client: an AWS_ENDPOINT_URL with no scheme
+_INVALID_ENDPOINT = "Invalid endpoint: "  # botocore/endpoint.py raises it for an endpoint URL with no scheme
 _MAX_ENDPOINT_MESSAGE = 300
 _USERINFO = re.compile(r"[^\s/@]+@")  # the user:password before a host
 
