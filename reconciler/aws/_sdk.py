@@ -102,12 +102,12 @@ class SharedTLSHTTPSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore
         # Only the plain case is ours: verify=True or a bundle path, no client certificate, no
         # proxy. Anything else, or an aiobotocore whose private attributes moved, takes the
         # library's own path.
-        verify: object = getattr(self, "_verify", None)
-        plain = ((verify is True or (isinstance(verify, str) and bool(verify)))
+        verify: Any = getattr(self, "_verify", None)
+        plain = ((verify is True or (isinstance(verify, str) and verify != ""))
                  and getattr(self, "_cert_file", "") is None and not proxy_url
                  and hasattr(self, "_max_pool_connections")
                  and isinstance(getattr(self, "_connector_args", None), dict))
-        if not plain or not isinstance(verify, (bool, str)):
+        if not plain:
             return super()._create_connector(proxy_url)
         return aiohttp.TCPConnector(limit=self._max_pool_connections, ssl=tls_context(verify),
                                     **self._connector_args)
