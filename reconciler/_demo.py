@@ -40,11 +40,6 @@ mappings:
 """
 
 
-# What a scheduler or CI job would read from each step's exit code (SPEC "Command line").
-_EXIT_MEANING = {0: "in sync", 1: "something failed or did not converge", 2: "bad manifest or usage",
-                 3: "changes pending"}
-
-
 def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     """Run the demo, printing to ``console`` (default: the terminal; ``tools/make_demo_svg.py`` records it)."""
     from ._local import LocalAwsUnavailable, start_local_aws, use_local_environment
@@ -64,6 +59,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     from .manifest import load_manifest
     from .output import logs
     from .output.render import render_text
+    from .output.report import ExitCode
 
     # The tables below say what failed and why; log lines would repeat it without the context.
     logs.configure("CRITICAL", json_lines=False)
@@ -87,7 +83,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
                 console.print(Rule(Text(title)))
                 report = anyio.run(partial(run_once, manifest, Options(mode=mode)))
                 render_text(report, console=console)
-                meaning = _EXIT_MEANING.get(int(report.exit_code), "")
+                meaning = ExitCode(report.exit_code).name.lower().replace("_", " ")  # "changes pending"
                 console.print(Text(f"exit code would be {report.exit_code:d} ({meaning})", style="dim"))
                 return report
 

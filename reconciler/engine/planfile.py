@@ -240,14 +240,13 @@ def check_plan_target(path: str) -> None:
         raise ManifestError([f"{path}: cannot write the plan file: {exc.strerror}"]) from None
     # The plan is written by renaming a new file over the path (write_plan): over a device
     # (/dev/stdout, /dev/null) or a symlink that rename would replace the node itself.
-    if mode is not None and stat.S_ISDIR(mode):
-        raise ManifestError([f"{path}: cannot write the plan file: it is a directory"])
-    if mode is not None and stat.S_ISLNK(mode):
-        raise ManifestError([f"{path}: cannot write the plan file: it is a symbolic link (give the path it names; "
-                             "the file is replaced by a rename, which would replace the link)"])
     if mode is not None and not stat.S_ISREG(mode):
-        raise ManifestError([f"{path}: cannot write the plan file: it is not a regular file (a device, pipe or "
-                             "socket); the plan is a file for run --plan, and --format json prints the report"])
+        what = ("a directory" if stat.S_ISDIR(mode)
+                else "a symbolic link (give the path it names; the file is replaced by a rename, which would "
+                     "replace the link)" if stat.S_ISLNK(mode)
+                else "not a regular file (a device, pipe or socket); the plan is a file for run --plan, and "
+                     "--format json prints the report")
+        raise ManifestError([f"{path}: cannot write the plan file: it is {what}"])
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ManifestError([f"{path}: cannot write the plan file: {parent} is not writable"])
 
